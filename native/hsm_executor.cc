@@ -1,0 +1,465 @@
+#include "hsm_executor.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "completion_queue.h"
+#include "key_objects.h"
+#include "token_crypto.h"
+
+namespace hsm_kms {
+
+// State shared by the executor handle and its threads. The threads hold a
+// reference, so the state outlives a handle destroyed on one of them.
+struct HsmExecutor::Core {
+  Core(std::shared_ptr<Pkcs11Module> module, std::string token_label,
+       SecureBuffer pin, const ExecutorOptions& executor_options)
+      : pool(std::move(module), std::move(token_label), std::move(pin),
+             executor_options.threads, executor_options.session_key_copies),
+        options(executor_options) {}
+
+  SessionPool pool;
+  const ExecutorOptions options;
+
+  std::mutex mutex;  // guards queue, stopping and last_error
+  std::condition_variable wake;
+  std::deque<std::unique_ptr<Job>> queue;
+  bool stopping = false;
+  std::string last_error;
+
+  std::atomic<uint64_t> completed{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> busy_nanoseconds{0};
+  std::atomic<uint64_t> reconnects{0};
+};
+
+namespace {
+
+// Jobs a thread takes from the queue at once, and how many it completes
+// before it hands them back. Results flow back while the rest of the batch
+// still runs.
+constexpr size_t kTakeAtOnce = 64;
+constexpr size_t kPostEvery = 16;
+
+using Core = HsmExecutor::Core;
+
+bool ResolveForCrypto(Core& core, CK_SESSION_HANDLE session,
+                      const std::string& key_id, CK_OBJECT_HANDLE* key,
+                      Failure* failure) {
+  KeyHandles handles;
+  if (!core.pool.ResolveKey(session, key_id, &handles, failure)) return false;
+  *key = handles.for_crypto;
+  return true;
+}
+
+bool Encrypt(Core& core, CK_SESSION_HANDLE session, const std::string& key_id,
+             const std::vector<uint8_t>& aad, const SecureBuffer& plaintext,
+             std::vector<uint8_t>* output, FailurePoint* point,
+             Failure* failure) {
+  CK_OBJECT_HANDLE key;
+  if (!ResolveForCrypto(core, session, key_id, &key, failure)) return false;
+  GcmInput input = {aad.data(), aad.size(), plaintext.data(), plaintext.size()};
+  return GcmEncrypt(core.pool.functions(), session, key,
+                    core.options.hsm_generates_iv, input, output, point,
+                    failure);
+}
+
+bool Decrypt(Core& core, CK_SESSION_HANDLE session, Job& job,
+             SecureBuffer* plaintext, FailurePoint* point, Failure* failure) {
+  CK_OBJECT_HANDLE key;
+  if (!ResolveForCrypto(core, session, job.key_id, &key, failure)) {
+    return false;
+  }
+  GcmInput input = {job.aad.data(), job.aad.size(), job.ciphertext.data(),
+                    job.ciphertext.size()};
+  return GcmDecrypt(core.pool.functions(), session, key, job.iv.data(), input,
+                    plaintext, point, failure);
+}
+
+bool ReEncrypt(Core& core, CK_SESSION_HANDLE session, Job& job,
+               FailurePoint* point, Failure* failure) {
+  if (!job.decrypted) {
+    // The plaintext stays in native memory (secret_input) and is wiped with
+    // the job, so JavaScript never receives it.
+    if (!Decrypt(core, session, job, &job.secret_input, point, failure)) {
+      return false;
+    }
+    job.decrypted = true;
+    if (job.destination->core() != &core) return true;  // forwarded later
+  }
+  bool encrypted = Encrypt(core, session, job.destination_key_id,
+                           job.destination_aad, job.secret_input, &job.output,
+                           point, failure);
+  job.secret_input.Wipe();
+  return encrypted;
+}
+
+bool GenerateDataKey(Core& core, CK_SESSION_HANDLE session, Job& job,
+                     FailurePoint* point, Failure* failure) {
+  job.secret_output.Reset(job.size);
+  if (!GenerateRandom(core.pool.functions(), session, job.secret_output.data(),
+                      job.size, failure)) {
+    return false;
+  }
+  bool encrypted = Encrypt(core, session, job.key_id, job.aad,
+                           job.secret_output, &job.output, point, failure);
+  if (!encrypted || !job.return_plaintext) job.secret_output.Wipe();
+  return encrypted;
+}
+
+bool GenerateKey(Core& core, CK_SESSION_HANDLE session, Job& job,
+                 bool is_retry, Failure* failure) {
+  CK_FUNCTION_LIST* p11 = core.pool.functions();
+  CK_OBJECT_HANDLE existing;
+  if (!FindKeyById(p11, session, job.key_id, &existing, failure)) return false;
+  if (existing != CK_INVALID_HANDLE) {
+    // On a retry the first attempt may have created the key before its
+    // session died; that key is the one the caller asked for.
+    if (is_retry) return true;
+    *failure = EngineFailure(FailureCategory::kInput,
+                             "A key with this CKA_ID already exists in token "
+                             "\"" + core.pool.token().label + "\"");
+    return false;
+  }
+  CK_OBJECT_HANDLE key;
+  return GenerateAesKey(p11, session, job.key_id, job.label, &key, failure);
+}
+
+bool DestroyKey(Core& core, CK_SESSION_HANDLE session, Job& job,
+                Failure* failure) {
+  CK_FUNCTION_LIST* p11 = core.pool.functions();
+  core.pool.ForgetKey(job.key_id);
+  CK_OBJECT_HANDLE key;
+  if (!FindKeyById(p11, session, job.key_id, &key, failure)) return false;
+  job.found = key != CK_INVALID_HANDLE;
+  return !job.found || DestroyObject(p11, session, key, failure);
+}
+
+bool FindTokenKey(Core& core, CK_SESSION_HANDLE session, Job& job,
+                  CK_OBJECT_HANDLE* key, Failure* failure) {
+  if (!FindKeyById(core.pool.functions(), session, job.key_id, key, failure)) {
+    return false;
+  }
+  job.found = *key != CK_INVALID_HANDLE;
+  return true;
+}
+
+bool Execute(Core& core, CK_SESSION_HANDLE session, Job& job, bool is_retry,
+             FailurePoint* point, Failure* failure) {
+  *point = FailurePoint::kBeforeOperation;
+  auto serialized = core.pool.module().SerializeCall();
+  switch (job.kind) {
+    case JobKind::kEncrypt:
+      return Encrypt(core, session, job.key_id, job.aad, job.secret_input,
+                     &job.output, point, failure);
+    case JobKind::kDecrypt:
+      return Decrypt(core, session, job, &job.secret_output, point, failure);
+    case JobKind::kReEncrypt:
+      return ReEncrypt(core, session, job, point, failure);
+    case JobKind::kGenerateDataKey:
+      return GenerateDataKey(core, session, job, point, failure);
+    case JobKind::kGenerateRandom:
+      job.output.resize(job.size);
+      return GenerateRandom(core.pool.functions(), session, job.output.data(),
+                            job.size, failure);
+    case JobKind::kGenerateKey:
+      return GenerateKey(core, session, job, is_retry, failure);
+    case JobKind::kDestroyKey:
+      return DestroyKey(core, session, job, failure);
+    case JobKind::kHasKey: {
+      CK_OBJECT_HANDLE key;
+      return FindTokenKey(core, session, job, &key, failure);
+    }
+    case JobKind::kKeyAttributes: {
+      CK_OBJECT_HANDLE key;
+      if (!FindTokenKey(core, session, job, &key, failure)) return false;
+      if (!job.found) {
+        *failure = EngineFailure(FailureCategory::kNotFound,
+                                 "No AES key with this CKA_ID is in token \"" +
+                                     core.pool.token().label + "\"");
+        return false;
+      }
+      return ReadKeyAttributes(core.pool.functions(), session, key,
+                               &job.attributes, failure);
+    }
+  }
+  return false;
+}
+
+// Runs a job on this thread's session, recovering from a lost session or
+// token and from a stale key handle by one retry on a fresh session.
+void RunJob(Core& core, Job& job, CK_SESSION_HANDLE* session) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Failure failure;
+    if (*session == CK_INVALID_HANDLE &&
+        !core.pool.Acquire(session, &failure)) {
+      bool reconnected = failure.category == FailureCategory::kDevice &&
+                         attempt == 0 &&
+                         core.pool.Reconnect(core.pool.generation(), &failure);
+      if (reconnected) {
+        core.reconnects.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      job.failure = std::move(failure);
+      return;
+    }
+
+    uint64_t generation = core.pool.generation();
+    FailurePoint point = FailurePoint::kNone;
+    if (Execute(core, *session, job, attempt > 0, &point, &failure)) {
+      job.failure.reset();
+      return;
+    }
+
+    bool retry = false;
+    if (IsSessionLost(failure.rv)) {
+      core.pool.Discard(*session);
+      *session = CK_INVALID_HANDLE;
+      retry = true;
+    } else if (IsTokenLost(failure.rv)) {
+      core.pool.Discard(*session);
+      *session = CK_INVALID_HANDLE;
+      Failure reconnect_failure;
+      retry = core.pool.Reconnect(generation, &reconnect_failure);
+      if (retry) core.reconnects.fetch_add(1, std::memory_order_relaxed);
+    } else if (failure.category == FailureCategory::kKey &&
+               !failure.function.empty()) {
+      // A cached handle no longer names the key (destroyed elsewhere, or
+      // its session copy vanished): search again.
+      core.pool.ForgetKey(job.key_id);
+      core.pool.ForgetKey(job.destination_key_id);
+      retry = true;
+    } else if (point == FailurePoint::kMidOperation) {
+      // The operation may still be active in this session: replace it.
+      core.pool.Discard(*session);
+      *session = CK_INVALID_HANDLE;
+    }
+    job.failure = std::move(failure);
+    if (!retry) return;
+  }
+}
+
+void PostCompleted(std::vector<std::unique_ptr<Job>>* done) {
+  size_t begin = 0;
+  while (begin < done->size()) {
+    CompletionQueue* target = (*done)[begin]->completions.get();
+    size_t end = begin + 1;
+    while (end < done->size() && (*done)[end]->completions.get() == target) {
+      ++end;
+    }
+    std::vector<std::unique_ptr<Job>> group;
+    group.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) group.push_back(std::move((*done)[i]));
+    // Keep the queue alive while posting; the jobs carry references too.
+    std::shared_ptr<CompletionQueue> queue = group.front()->completions;
+    queue->Post(&group);
+    begin = end;
+  }
+  done->clear();
+}
+
+void RecordOutcome(Core& core, const Job& job) {
+  if (!job.failure) {
+    core.completed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  core.failed.fetch_add(1, std::memory_order_relaxed);
+  // Input and authentication failures are the caller's; the last error
+  // describes the health of the HSM.
+  FailureCategory category = job.failure->category;
+  if (category != FailureCategory::kInput &&
+      category != FailureCategory::kAuthentication &&
+      category != FailureCategory::kNotFound) {
+    std::lock_guard<std::mutex> lock(core.mutex);
+    core.last_error = job.failure->message;
+  }
+}
+
+// Hands a re-encryption whose decryption is done to the destination HSM.
+void Forward(std::unique_ptr<Job>& job,
+             std::vector<std::unique_ptr<Job>>* done) {
+  std::shared_ptr<HsmExecutor> destination = job->destination;
+  Failure failure;
+  if (!destination->Submit(job, &failure)) {
+    job->secret_input.Wipe();
+    job->failure = std::move(failure);
+    done->push_back(std::move(job));
+  }
+}
+
+void WorkerLoop(std::shared_ptr<Core> core) {
+  CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+  std::vector<std::unique_ptr<Job>> batch;
+  std::vector<std::unique_ptr<Job>> done;
+
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(core->mutex);
+      core->wake.wait(lock, [&] { return core->stopping || !core->queue.empty(); });
+      if (core->queue.empty()) break;  // stopping, and drained
+      size_t take = std::min(kTakeAtOnce, core->queue.size());
+      for (size_t i = 0; i < take; ++i) {
+        batch.push_back(std::move(core->queue.front()));
+        core->queue.pop_front();
+      }
+    }
+
+    auto started = std::chrono::steady_clock::now();
+    for (std::unique_ptr<Job>& job : batch) {
+      RunJob(*core, *job, &session);
+      bool forward = job->kind == JobKind::kReEncrypt && !job->failure &&
+                     job->decrypted && job->output.empty();
+      if (forward) {
+        Forward(job, &done);
+        continue;
+      }
+      RecordOutcome(*core, *job);
+      done.push_back(std::move(job));
+      if (done.size() >= kPostEvery) PostCompleted(&done);
+    }
+    batch.clear();
+    PostCompleted(&done);
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    core->busy_nanoseconds.fetch_add(
+        static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)
+                .count()),
+        std::memory_order_relaxed);
+  }
+
+  if (session != CK_INVALID_HANDLE) core->pool.Discard(session);
+}
+
+std::mutex& RegistryMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// Executors by module path and token label. A token may have several
+// executors with different options, and they share the token's login.
+std::multimap<std::string, std::weak_ptr<HsmExecutor>>& Registry() {
+  static std::multimap<std::string, std::weak_ptr<HsmExecutor>> registry;
+  return registry;
+}
+
+bool SameOptions(const ExecutorOptions& a, const ExecutorOptions& b) {
+  return a.threads == b.threads && a.max_queue == b.max_queue &&
+         a.session_key_copies == b.session_key_copies &&
+         a.hsm_generates_iv == b.hsm_generates_iv;
+}
+
+}  // namespace
+
+std::shared_ptr<HsmExecutor> HsmExecutor::Open(const std::string& module_path,
+                                               const std::string& token_label,
+                                               SecureBuffer pin,
+                                               const ExecutorOptions& options,
+                                               Failure* failure) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  const std::string key = module_path + '\n' + token_label;
+
+  // Once a process is logged in to a token, C_Login accepts any PIN with
+  // CKR_USER_ALREADY_LOGGED_IN, so the PIN is checked here instead.
+  std::shared_ptr<HsmExecutor> reusable;
+  auto [begin, end] = Registry().equal_range(key);
+  for (auto entry = begin; entry != end;) {
+    std::shared_ptr<HsmExecutor> existing = entry->second.lock();
+    if (!existing) {
+      entry = Registry().erase(entry);
+      continue;
+    }
+    if (!existing->core_->pool.PinEquals(pin)) {
+      *failure = Pkcs11Failure("C_Login", CKR_PIN_INCORRECT);
+      failure->message = "C_Login failed with CKR_PIN_INCORRECT: the PIN "
+                         "differs from the one this process logged in to "
+                         "token \"" + token_label + "\" with";
+      return nullptr;
+    }
+    if (SameOptions(existing->core_->options, options)) reusable = existing;
+    ++entry;
+  }
+  if (reusable) return reusable;
+
+  std::shared_ptr<Pkcs11Module> module =
+      Pkcs11Module::Acquire(module_path, failure);
+  if (!module) return nullptr;
+  auto core = std::make_shared<Core>(std::move(module), token_label,
+                                     std::move(pin), options);
+  if (!core->pool.Connect(failure)) return nullptr;
+
+  std::shared_ptr<HsmExecutor> executor(new HsmExecutor(core));
+  for (size_t i = 0; i < options.threads; ++i) {
+    executor->threads_.emplace_back(WorkerLoop, core);
+  }
+  Registry().emplace(key, executor);
+  return executor;
+}
+
+HsmExecutor::HsmExecutor(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+HsmExecutor::~HsmExecutor() {
+  {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    core_->stopping = true;
+  }
+  core_->wake.notify_all();
+  // Queued jobs still run; the threads exit once the queue is empty. A
+  // thread can drop the last reference itself (a job it completed held it),
+  // and must not join itself: it holds the core and exits on its own.
+  for (std::thread& thread : threads_) {
+    if (thread.get_id() == std::this_thread::get_id()) {
+      thread.detach();
+    } else {
+      thread.join();
+    }
+  }
+}
+
+bool HsmExecutor::Submit(std::unique_ptr<Job>& job, Failure* failure) {
+  {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    if (core_->stopping) {
+      *failure = EngineFailure(FailureCategory::kClosed,
+                               "The HSM \"" + core_->pool.token().label +
+                                   "\" is closing");
+      return false;
+    }
+    if (core_->queue.size() >= core_->options.max_queue) {
+      core_->rejected.fetch_add(1, std::memory_order_relaxed);
+      *failure = EngineFailure(FailureCategory::kBusy,
+                               "The request queue of HSM \"" +
+                                   core_->pool.token().label + "\" is full");
+      return false;
+    }
+    core_->queue.push_back(std::move(job));
+  }
+  core_->wake.notify_one();
+  return true;
+}
+
+ExecutorStats HsmExecutor::Stats() const {
+  ExecutorStats stats;
+  stats.completed = core_->completed.load(std::memory_order_relaxed);
+  stats.failed = core_->failed.load(std::memory_order_relaxed);
+  stats.rejected = core_->rejected.load(std::memory_order_relaxed);
+  stats.busy_nanoseconds = core_->busy_nanoseconds.load(std::memory_order_relaxed);
+  stats.reconnects = core_->reconnects.load(std::memory_order_relaxed);
+  stats.sessions = core_->pool.open_sessions();
+  stats.threads = threads_.size();
+  std::lock_guard<std::mutex> lock(core_->mutex);
+  stats.queued = core_->queue.size();
+  stats.last_error = core_->last_error;
+  return stats;
+}
+
+const TokenDescription& HsmExecutor::token() const {
+  return core_->pool.token();
+}
+
+}  // namespace hsm_kms

@@ -1,0 +1,71 @@
+// One request to an HSM, carried from the JavaScript thread to an executor
+// thread and back. Inputs are copied in on the JavaScript thread, so no
+// JavaScript memory is touched off that thread. Secrets are kept in
+// SecureBuffers and wiped when the job is destroyed.
+#ifndef HSM_KMS_HSM_JOB_H_
+#define HSM_KMS_HSM_JOB_H_
+
+#include <node_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "key_objects.h"
+#include "secure_buffer.h"
+
+namespace hsm_kms {
+
+class CompletionQueue;
+class HsmExecutor;
+
+enum class JobKind {
+  kEncrypt,          // key_id, aad, secret_input -> output (IV||ct||tag)
+  kDecrypt,          // key_id, aad, iv, ciphertext -> secret_output
+  kReEncrypt,        // decrypt as above, then encrypt under destination_*
+  kGenerateDataKey,  // key_id, aad, size -> secret_output and output
+  kGenerateRandom,   // size -> output
+  kGenerateKey,      // key_id, label -> nothing
+  kDestroyKey,       // key_id -> found
+  kHasKey,           // key_id -> found
+  kKeyAttributes,    // key_id -> attributes
+};
+
+struct Job {
+  JobKind kind = JobKind::kEncrypt;
+
+  // Destination of the result: the completion queue of the JavaScript
+  // environment that submitted the job, and the promise to settle there.
+  std::shared_ptr<CompletionQueue> completions;
+  napi_deferred deferred = nullptr;
+
+  std::string key_id;  // CKA_ID of the key
+  std::string label;   // CKA_LABEL for kGenerateKey
+  std::vector<uint8_t> aad;
+  std::vector<uint8_t> iv;
+  std::vector<uint8_t> ciphertext;  // ciphertext || tag
+  SecureBuffer secret_input;        // plaintext to encrypt
+  size_t size = 0;                  // bytes of random or of a data key
+  bool return_plaintext = false;    // kGenerateDataKey
+
+  // kReEncrypt: the second half runs on the destination executor, which
+  // the job keeps alive until it is done.
+  std::shared_ptr<HsmExecutor> destination;
+  std::string destination_key_id;
+  std::vector<uint8_t> destination_aad;
+  bool decrypted = false;
+
+  // Results.
+  std::vector<uint8_t> output;
+  SecureBuffer secret_output;
+  bool found = false;
+  KeyAttributes attributes;
+  std::optional<Failure> failure;
+};
+
+}  // namespace hsm_kms
+
+#endif  // HSM_KMS_HSM_JOB_H_

@@ -1,0 +1,166 @@
+#include "key_objects.h"
+
+#include <iterator>
+
+namespace hsm_kms {
+namespace {
+
+CK_BBOOL kTrue = CK_TRUE;
+CK_BBOOL kFalse = CK_FALSE;
+CK_OBJECT_CLASS kSecretKeyClass = CKO_SECRET_KEY;
+CK_KEY_TYPE kAesKeyType = CKK_AES;
+
+CK_ATTRIBUTE Bool(CK_ATTRIBUTE_TYPE type, CK_BBOOL* value) {
+  return {type, value, sizeof(*value)};
+}
+
+// Attribute templates point at their values; PKCS#11 takes non-const
+// pointers even for templates it only reads.
+CK_ATTRIBUTE Bytes(CK_ATTRIBUTE_TYPE type, const std::string& value) {
+  return {type, const_cast<char*>(value.data()), value.size()};
+}
+
+}  // namespace
+
+bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                    const std::string& id, const std::string& label,
+                    CK_OBJECT_HANDLE* key, Failure* failure) {
+  CK_ULONG value_length = 32;
+  CK_ATTRIBUTE key_template[] = {
+      {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
+      {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
+      {CKA_VALUE_LEN, &value_length, sizeof(value_length)},
+      Bytes(CKA_ID, id),
+      Bytes(CKA_LABEL, label),
+      Bool(CKA_TOKEN, &kTrue),
+      Bool(CKA_PRIVATE, &kTrue),
+      Bool(CKA_SENSITIVE, &kTrue),
+      Bool(CKA_EXTRACTABLE, &kFalse),
+      Bool(CKA_ENCRYPT, &kTrue),
+      Bool(CKA_DECRYPT, &kTrue),
+      Bool(CKA_WRAP, &kFalse),
+      Bool(CKA_UNWRAP, &kFalse),
+      Bool(CKA_SIGN, &kFalse),
+      Bool(CKA_VERIFY, &kFalse),
+      Bool(CKA_DERIVE, &kFalse),
+  };
+  CK_MECHANISM mechanism = {CKM_AES_KEY_GEN, nullptr, 0};
+  CK_RV rv = p11->C_GenerateKey(session, &mechanism, key_template,
+                                std::size(key_template), key);
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_GenerateKey", rv);
+    return false;
+  }
+  return true;
+}
+
+bool FindKeyById(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                 const std::string& id, CK_OBJECT_HANDLE* key,
+                 Failure* failure) {
+  CK_ATTRIBUTE search[] = {
+      {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
+      {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
+      Bool(CKA_TOKEN, &kTrue),
+      Bytes(CKA_ID, id),
+  };
+  CK_RV rv = p11->C_FindObjectsInit(session, search, std::size(search));
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_FindObjectsInit", rv);
+    return false;
+  }
+
+  CK_OBJECT_HANDLE found[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+  CK_ULONG count = 0;
+  rv = p11->C_FindObjects(session, found, std::size(found), &count);
+  // C_FindObjectsFinal ends the search even when C_FindObjects failed, so
+  // the session is free for the next operation either way.
+  CK_RV final_rv = p11->C_FindObjectsFinal(session);
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_FindObjects", rv);
+    return false;
+  }
+  if (final_rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_FindObjectsFinal", final_rv);
+    return false;
+  }
+  if (count > 1) {
+    *failure = EngineFailure(FailureCategory::kKey,
+                             "More than one AES key in the token has this "
+                             "CKA_ID; remove the duplicates");
+    return false;
+  }
+  *key = count == 1 ? found[0] : CK_INVALID_HANDLE;
+  return true;
+}
+
+bool CopyToSessionObject(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                         CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE* copy,
+                         Failure* failure) {
+  CK_ATTRIBUTE copy_template[] = {Bool(CKA_TOKEN, &kFalse)};
+  CK_RV rv = p11->C_CopyObject(session, key, copy_template,
+                               std::size(copy_template), copy);
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_CopyObject", rv);
+    return false;
+  }
+  return true;
+}
+
+bool DestroyObject(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                   CK_OBJECT_HANDLE object, Failure* failure) {
+  CK_RV rv = p11->C_DestroyObject(session, object);
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_DestroyObject", rv);
+    return false;
+  }
+  return true;
+}
+
+bool ReadKeyAttributes(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                       CK_OBJECT_HANDLE key, KeyAttributes* attributes,
+                       Failure* failure) {
+  CK_BBOOL flags[13] = {};
+  CK_ULONG value_length = 0;
+  char label[256] = {};
+  CK_ATTRIBUTE query[] = {
+      Bool(CKA_TOKEN, &flags[0]),
+      Bool(CKA_PRIVATE, &flags[1]),
+      Bool(CKA_SENSITIVE, &flags[2]),
+      Bool(CKA_EXTRACTABLE, &flags[3]),
+      Bool(CKA_ALWAYS_SENSITIVE, &flags[4]),
+      Bool(CKA_NEVER_EXTRACTABLE, &flags[5]),
+      Bool(CKA_ENCRYPT, &flags[6]),
+      Bool(CKA_DECRYPT, &flags[7]),
+      Bool(CKA_WRAP, &flags[8]),
+      Bool(CKA_UNWRAP, &flags[9]),
+      Bool(CKA_SIGN, &flags[10]),
+      Bool(CKA_VERIFY, &flags[11]),
+      Bool(CKA_DERIVE, &flags[12]),
+      {CKA_VALUE_LEN, &value_length, sizeof(value_length)},
+      {CKA_LABEL, label, sizeof(label)},
+  };
+  CK_RV rv = p11->C_GetAttributeValue(session, key, query, std::size(query));
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_GetAttributeValue", rv);
+    return false;
+  }
+
+  attributes->token = flags[0] == CK_TRUE;
+  attributes->is_private = flags[1] == CK_TRUE;
+  attributes->sensitive = flags[2] == CK_TRUE;
+  attributes->extractable = flags[3] == CK_TRUE;
+  attributes->always_sensitive = flags[4] == CK_TRUE;
+  attributes->never_extractable = flags[5] == CK_TRUE;
+  attributes->encrypt = flags[6] == CK_TRUE;
+  attributes->decrypt = flags[7] == CK_TRUE;
+  attributes->wrap = flags[8] == CK_TRUE;
+  attributes->unwrap = flags[9] == CK_TRUE;
+  attributes->sign = flags[10] == CK_TRUE;
+  attributes->verify = flags[11] == CK_TRUE;
+  attributes->derive = flags[12] == CK_TRUE;
+  attributes->value_length = value_length;
+  attributes->label.assign(label, query[14].ulValueLen);
+  return true;
+}
+
+}  // namespace hsm_kms

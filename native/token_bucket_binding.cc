@@ -1,0 +1,89 @@
+// The JavaScript TokenBucket class over the process-wide buckets.
+#include <string>
+
+#include "addon.h"
+#include "token_bucket.h"
+
+namespace hsm_kms {
+namespace {
+
+double ReadPositive(const Napi::CallbackInfo& info, size_t index,
+                    const char* name, double minimum) {
+  Napi::Env env = info.Env();
+  double value = index < info.Length() && info[index].IsNumber()
+                     ? info[index].As<Napi::Number>().DoubleValue()
+                     : -1;
+  if (!(value >= minimum) || value > 1e9) {
+    throw Napi::RangeError::New(
+        env, std::string("Expected ") + name + " to be a number from " +
+                 std::to_string(static_cast<long long>(minimum)) +
+                 " to 1e9");
+  }
+  return value;
+}
+
+class TokenBucketWrap : public Napi::ObjectWrap<TokenBucketWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env) {
+    return ObjectWrap<TokenBucketWrap>::DefineClass(
+        env, "TokenBucket",
+        {
+            InstanceMethod<&TokenBucketWrap::TryAcquire>("tryAcquire"),
+            InstanceMethod<&TokenBucketWrap::Configure>("configure"),
+            InstanceMethod<&TokenBucketWrap::Stats>("stats"),
+        });
+  }
+
+  // new TokenBucket(name, requestsPerSecond, burst): every object with the
+  // same name, in any thread of the process, shares one bucket.
+  explicit TokenBucketWrap(const Napi::CallbackInfo& info)
+      : ObjectWrap<TokenBucketWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throw Napi::TypeError::New(env, "Expected name to be a string");
+    }
+    double rate = ReadPositive(info, 1, "requestsPerSecond", 0.001);
+    double burst = ReadPositive(info, 2, "burst", 1);
+    bucket_ = TokenBucket::Get(info[0].As<Napi::String>().Utf8Value(), rate,
+                               burst);
+  }
+
+ private:
+  // tryAcquire(count = 1) -> boolean
+  Napi::Value TryAcquire(const Napi::CallbackInfo& info) {
+    uint32_t count = 1;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      count = static_cast<uint32_t>(ReadPositive(info, 0, "count", 1));
+    }
+    return Napi::Boolean::New(info.Env(), bucket_->TryAcquire(count));
+  }
+
+  Napi::Value Configure(const Napi::CallbackInfo& info) {
+    bucket_->Configure(ReadPositive(info, 0, "requestsPerSecond", 0.001),
+                       ReadPositive(info, 1, "burst", 1));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object stats = Napi::Object::New(env);
+    stats.Set("granted", Napi::Number::New(env, static_cast<double>(bucket_->granted())));
+    stats.Set("rejected", Napi::Number::New(env, static_cast<double>(bucket_->rejected())));
+    stats.Set("requestsPerSecond", bucket_->requests_per_second());
+    stats.Set("burst", bucket_->burst());
+    return stats;
+  }
+
+  std::shared_ptr<TokenBucket> bucket_;
+};
+
+}  // namespace
+
+void InitTokenBucketBinding(Napi::Env env, Napi::Object exports,
+                            AddonData& data) {
+  Napi::Function bucket_class = TokenBucketWrap::DefineClass(env);
+  data.token_bucket_constructor = Napi::Persistent(bucket_class);
+  exports.Set("TokenBucket", bucket_class);
+}
+
+}  // namespace hsm_kms
