@@ -1,0 +1,75 @@
+// Many requests in flight at once, from one thread and from worker_threads.
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openHsm, type Hsm } from '../../src/native.js';
+import { useTestTokens, type TestTokens } from '../helpers/tokens.js';
+
+let tokens: TestTokens;
+let hsm: Hsm;
+const keyId = Buffer.from('concurrency-key');
+const aad = Buffer.from('concurrency aad');
+const addonPath = process.env.HSM_KMS_ADDON ?? join(import.meta.dirname, '../../build/Release/hsm_kms.node');
+
+beforeAll(async () => {
+  tokens = useTestTokens('concurrency', 1);
+  hsm = await openHsm({ module: tokens.modulePath, tokenLabel: 'concurrency-0', pin: tokens.pin, sessions: 2 });
+  await hsm.generateKey(keyId, Buffer.from('concurrency key'));
+});
+
+afterAll(async () => {
+  await hsm?.close();
+});
+
+async function expectAllDecrypt(sealed: Uint8Array[], expected: (index: number) => string): Promise<void> {
+  const ivs = new Set(sealed.map((buffer) => Buffer.from(buffer.subarray(0, 12)).toString('hex')));
+  expect(ivs.size).toBe(sealed.length);
+
+  const opened = await Promise.all(
+    sealed.map((buffer) => hsm.decrypt(keyId, aad, buffer.subarray(0, 12), buffer.subarray(12))),
+  );
+  opened.forEach((plaintext, index) => expect(plaintext.toString()).toBe(expected(index)));
+}
+
+describe('Hsm under concurrency', () => {
+  it('encrypts 10,000 requests in flight on two sessions', async () => {
+    const sealed = await Promise.all(
+      Array.from({ length: 10_000 }, (_, index) => hsm.encrypt(keyId, aad, Buffer.from(`message ${index}`))),
+    );
+
+    await expectAllDecrypt(sealed, (index) => `message ${index}`);
+    expect(hsm.stats().sessions).toBe(2);
+  });
+
+  it('serves two worker_threads sharing the token', async () => {
+    const runWorker = (name: string) =>
+      new Promise<Uint8Array[]>((resolve, reject) => {
+        const worker = new Worker(join(import.meta.dirname, 'fixtures/encrypt-worker.mjs'), {
+          workerData: {
+            addonPath,
+            module: tokens.modulePath,
+            tokenLabel: 'concurrency-0',
+            pin: tokens.pin,
+            keyId: 'concurrency-key',
+            aad: 'concurrency aad',
+            count: 10_000,
+            name,
+          },
+        });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once('exit', (code) => code !== 0 && reject(new Error(`worker ${name} exited with code ${code}`)));
+      });
+
+    const [first, second] = await Promise.all([runWorker('a'), runWorker('b')]);
+
+    await expectAllDecrypt(first, (index) => `worker a message ${index}`);
+    await expectAllDecrypt(second, (index) => `worker b message ${index}`);
+  });
+
+  it('keeps serving this thread after the workers closed their handles', async () => {
+    const sealed = await hsm.encrypt(keyId, aad, Buffer.from('after workers'));
+    const opened = await hsm.decrypt(keyId, aad, sealed.subarray(0, 12), sealed.subarray(12));
+    expect(opened.toString()).toBe('after workers');
+  });
+});

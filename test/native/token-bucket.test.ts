@@ -1,0 +1,71 @@
+// The per-cluster rate limiter: rate, burst and exact counting.
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { tokenBucket } from '../../src/native.js';
+
+const addonPath = process.env.HSM_KMS_ADDON ?? join(import.meta.dirname, '../../build/Release/hsm_kms.node');
+
+describe('TokenBucket', () => {
+  it('lets a full burst through at once, then nothing', () => {
+    const bucket = tokenBucket('burst-test', 1, 50);
+    let granted = 0;
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      if (bucket.tryAcquire()) granted++;
+    }
+    // At 1 request/s, the next request is due a second after the burst.
+    expect(granted).toBe(50);
+    expect(bucket.stats()).toEqual({ granted: 50, rejected: 950, requestsPerSecond: 1, burst: 50 });
+  });
+
+  it('holds the configured rate within 5 % over 2 seconds', () => {
+    const rate = 20_000;
+    // A burst of 50 ms of traffic absorbs the moments when other test
+    // processes take the CPU and this loop makes no attempts.
+    const burst = 1_000;
+    const bucket = tokenBucket('rate-test', rate, burst);
+    const started = process.hrtime.bigint();
+    let granted = 0;
+    let elapsedSeconds = 0;
+    while (elapsedSeconds < 2) {
+      if (bucket.tryAcquire()) granted++;
+      elapsedSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    }
+
+    const measuredRate = (granted - burst) / elapsedSeconds;
+    expect(measuredRate).toBeGreaterThan(rate * 0.95);
+    expect(measuredRate).toBeLessThan(rate * 1.05);
+  });
+
+  it('charges several requests at once', () => {
+    const bucket = tokenBucket('count-test', 1, 10);
+    expect(bucket.tryAcquire(8)).toBe(true);
+    expect(bucket.tryAcquire(3)).toBe(false);
+    expect(bucket.tryAcquire(2)).toBe(true);
+    expect(bucket.stats().granted).toBe(10);
+    expect(bucket.stats().rejected).toBe(3);
+  });
+
+  it('counts every attempt exactly under contention from two threads', async () => {
+    const name = 'contention-test';
+    const attempts = 200_000;
+    const runWorker = () =>
+      new Promise<number>((resolve, reject) => {
+        const worker = new Worker(join(import.meta.dirname, 'fixtures/bucket-worker.mjs'), {
+          workerData: { addonPath, name, rate: 50_000, burst: 100, attempts },
+        });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+
+    const [first, second] = await Promise.all([runWorker(), runWorker()]);
+
+    const stats = tokenBucket(name, 50_000, 100).stats();
+    expect(stats.granted + stats.rejected).toBe(2 * attempts);
+    expect(stats.granted).toBe(first + second);
+  });
+
+  it('rejects a rate that is not positive', () => {
+    expect(() => tokenBucket('bad-rate', 0, 1)).toThrow('Expected requestsPerSecond to be a number from 0 to 1e9');
+  });
+});
