@@ -364,15 +364,15 @@ export function validateCustomKeyStoreIdMember(value: unknown, field = 'CustomKe
 }
 
 /**
- * Validates `CloudHsmClusterId`: 19 to 24 characters of the form `cluster-`
- * followed by 11 to 16 characters from [2-7a-zA-Z], the API model pattern.
- * NOTE: the example ID in the AWS documentation, cluster-1a23b4cdefg, does
- * not match this pattern, because it contains the digit 1.
+ * Validates `CloudHsmClusterId`: 1 to 64 letters, digits and hyphens. AWS
+ * cluster IDs match `cluster-[2-7a-zA-Z]{11,16}`, but here a cluster is named
+ * in this engine's configuration (for example `cluster-local`), so any ID of
+ * that alphabet is accepted and looked up there.
  */
 export function validateCloudHsmClusterId(value: unknown, field = 'CloudHsmClusterId'): string {
-  const clusterId = validateRequiredString(value, field, { min: 19, max: 24 });
-  if (!/^cluster-[2-7a-zA-Z]{11,16}$/.test(clusterId)) {
-    throw validationError(field, 'Member must satisfy regular expression pattern: cluster-[2-7a-zA-Z]{11,16}', {
+  const clusterId = validateRequiredString(value, field, { min: 1, max: 64 });
+  if (!/^[A-Za-z0-9-]+$/.test(clusterId)) {
+    throw validationError(field, 'Member must satisfy regular expression pattern: [A-Za-z0-9-]+', {
       value: clusterId,
     });
   }

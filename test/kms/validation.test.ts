@@ -399,13 +399,13 @@ describe('custom key store members', () => {
 
   it('validateCloudHsmClusterId checks length and pattern', () => {
     expect(validateCloudHsmClusterId('cluster-jxhlf7644ne')).toBe('cluster-jxhlf7644ne');
-    // The digits 0, 1, 8 and 9 are outside the base32 alphabet of cluster IDs.
-    expect(() => validateCloudHsmClusterId('cluster-1a23b4cdefg')).toThrow(errorNamed('ValidationException'));
-    expect(() => validateCloudHsmClusterId('cluster-short')).toThrow(errorNamed('ValidationException'));
-    expect(() => validateCloudHsmClusterId('cluster-1a23b4cdef0')).toThrow(
+    expect(validateCloudHsmClusterId('cluster-local')).toBe('cluster-local');
+    expect(() => validateCloudHsmClusterId('')).toThrow(errorNamed('ValidationException'));
+    expect(() => validateCloudHsmClusterId('c'.repeat(65))).toThrow(errorNamed('ValidationException'));
+    expect(() => validateCloudHsmClusterId('cluster local')).toThrow(
       validationMessage(
-        "1 validation error detected: Value 'cluster-1a23b4cdef0' at 'cloudHsmClusterId' failed to satisfy " +
-          'constraint: Member must satisfy regular expression pattern: cluster-[2-7a-zA-Z]{11,16}',
+        "1 validation error detected: Value 'cluster local' at 'cloudHsmClusterId' failed to satisfy " +
+          'constraint: Member must satisfy regular expression pattern: [A-Za-z0-9-]+',
       ),
     );
   });

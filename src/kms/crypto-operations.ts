@@ -1,0 +1,324 @@
+// The cryptographic operations: Encrypt, Decrypt, GenerateDataKey,
+// GenerateDataKeyWithoutPlaintext, ReEncrypt and GenerateRandom. Each one
+// validates its request, finds the key, applies the key-state rules,
+// charges the cluster's token bucket and only then calls an HSM.
+import { performance } from 'node:perf_hooks';
+import { HsmError, Pkcs11Error, type Hsm } from '../native.js';
+import { assembleCiphertextBlob, blobAad, encodeBlobHeader, parseCiphertextBlob } from './blob.js';
+import type { Cluster } from './cluster.js';
+import { encodeEncryptionContext } from './context.js';
+import type { Engine } from './engine.js';
+import {
+  CustomKeyStoreInvalidStateException,
+  DryRunOperationException,
+  IncorrectKeyException,
+  InvalidCiphertextException,
+  KMSInternalException,
+  KMSInvalidStateException,
+  KmsError,
+  ThrottlingException,
+} from './errors.js';
+import { clusterForCrypto } from './key-usability.js';
+import { resolveKey } from './key-resolution.js';
+import type { KeyRecord } from './metadata-records.js';
+import type {
+  DecryptRequest,
+  DecryptResponse,
+  EncryptRequest,
+  EncryptResponse,
+  GenerateDataKeyRequest,
+  GenerateDataKeyResponse,
+  GenerateDataKeyWithoutPlaintextResponse,
+  GenerateRandomRequest,
+  GenerateRandomResponse,
+  ReEncryptRequest,
+  ReEncryptResponse,
+} from './types.js';
+import {
+  validateCiphertextBlobMember,
+  validateCustomKeyStoreIdMember,
+  validateDataKeyLength,
+  validateDryRun,
+  validateEncryptionAlgorithm,
+  validateGrantTokens,
+  validateNumberOfBytes,
+  validatePlaintext,
+} from './validation.js';
+
+const ALGORITHM = 'SYMMETRIC_DEFAULT';
+
+/** Runs `operation` and records its duration and outcome in the cluster's metrics. */
+async function measured<T>(cluster: Cluster, name: string, operation: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    const result = await operation();
+    cluster.metrics.record(name, (performance.now() - started) / 1000);
+    return result;
+  } catch (error) {
+    cluster.metrics.record(name, (performance.now() - started) / 1000, (error as Error).name);
+    throw error;
+  }
+}
+
+/** Charges one request to the cluster's token bucket, or throws ThrottlingException without waiting. */
+function admit(cluster: Cluster, operation: string): void {
+  if (!cluster.bucket.tryAcquire()) {
+    cluster.metrics.record(operation, 0, 'ThrottlingException');
+    throw new ThrottlingException(
+      `Rate exceeded for cluster ${cluster.clusterId} (${cluster.config.requestsPerSecond} requests/s). ` +
+        'Reduce the frequency of your calls, or retry with backoff.',
+    );
+  }
+}
+
+function rejectDryRun(dryRun: boolean): void {
+  if (dryRun) {
+    throw new DryRunOperationException('The request would have succeeded, but the DryRun flag is set.');
+  }
+}
+
+/** Maps a native failure of a crypto call to the KMS exception AWS returns for it. */
+function kmsErrorFrom(error: unknown, key: KeyRecord): Error {
+  if (error instanceof KmsError) return error;
+  if (!(error instanceof Pkcs11Error) && !(error instanceof HsmError)) return error as Error;
+  switch (error.category) {
+    case 'authentication':
+      return new InvalidCiphertextException(
+        'The ciphertext, its encryption context or the key is wrong: the authentication tag did not verify. ' +
+          'Pass the exact encryption context used at encryption.',
+      );
+    case 'busy':
+      return new ThrottlingException('The HSMs of the cluster are saturated. Retry with backoff.');
+    case 'device':
+    case 'session':
+    case 'closed':
+      return new KMSInvalidStateException(
+        `${key.arn} is unavailable: KMS cannot communicate with the HSMs of its cluster. Retry later.`,
+        { cause: error },
+      );
+    default:
+      return new KMSInternalException(`The HSM failed the request for ${key.arn}. Retry later.`, { cause: error });
+  }
+}
+
+/**
+ * Runs `call` on an active HSM that contains the key's material. An HSM that
+ * reports the key missing is skipped from then on, and the next one is
+ * tried. When none contains it, the key material is missing from the cluster.
+ */
+async function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hsm) => Promise<T>): Promise<T> {
+  for (const hsm of cluster.hsmsFor(key.backingKeyId)) {
+    try {
+      return await call(hsm);
+    } catch (error) {
+      if (error instanceof HsmError && error.category === 'not-found') {
+        cluster.markMissing(hsm, key.backingKeyId);
+        continue;
+      }
+      throw kmsErrorFrom(error, key);
+    }
+  }
+  throw new KMSInvalidStateException(
+    `${key.arn} is unavailable: its key material is missing from every active HSM of cluster ` +
+      `${cluster.clusterId}. Restore the HSM backup that holds it, or synchronize the key material.`,
+  );
+}
+
+function validateCommon(request: { GrantTokens?: unknown; DryRun?: unknown }): boolean {
+  validateGrantTokens(request.GrantTokens);
+  return validateDryRun(request.DryRun);
+}
+
+function aadFor(key: KeyRecord, encodedContext: Uint8Array): { header: Uint8Array; aad: Uint8Array } {
+  const header = encodeBlobHeader(key.keyId, key.backingKeyVersion);
+  return { header, aad: blobAad(header, encodedContext) };
+}
+
+export async function encrypt(engine: Engine, request: EncryptRequest): Promise<EncryptResponse> {
+  const plaintext = validatePlaintext(request.Plaintext);
+  const encodedContext = encodeEncryptionContext(request.EncryptionContext);
+  const dryRun = validateCommon(request);
+  const key = resolveKey(engine, request.KeyId);
+  validateEncryptionAlgorithm(request.EncryptionAlgorithm);
+  const cluster = clusterForCrypto(engine, key);
+  rejectDryRun(dryRun);
+  admit(cluster, 'Encrypt');
+
+  return measured(cluster, 'Encrypt', async () => {
+    const { header, aad } = aadFor(key, encodedContext);
+    const sealed = await onKeyMaterial(cluster, key, (hsm) => hsm.encrypt(key.backingKeyId, aad, plaintext));
+    return { CiphertextBlob: assembleCiphertextBlob(header, sealed), KeyId: key.arn, EncryptionAlgorithm: ALGORITHM };
+  });
+}
+
+/** Finds the key that made a ciphertext blob; an unknown key or backing version means the blob is not ours. */
+function keyOfBlob(engine: Engine, keyId: string, backingKeyVersion: number): KeyRecord {
+  const key = engine.metadata.getKey(keyId);
+  if (!key || key.creating || key.backingKeyVersion !== backingKeyVersion) {
+    throw new InvalidCiphertextException(
+      'The ciphertext blob names no key of this engine: it is corrupted, or it was made elsewhere.',
+    );
+  }
+  return key;
+}
+
+/** Checks that an optional KeyId member names the key that made the ciphertext. */
+function checkNamedKey(engine: Engine, named: unknown, actual: KeyRecord, field: string): void {
+  if (named === undefined || named === null) return;
+  const namedKey = resolveKey(engine, named, { field });
+  if (namedKey.keyId !== actual.keyId) {
+    throw new IncorrectKeyException(
+      `The ciphertext was encrypted under a different key than ${field} ${namedKey.arn}. ` +
+        `Omit ${field}, or name the key that encrypted it.`,
+    );
+  }
+}
+
+export async function decrypt(engine: Engine, request: DecryptRequest): Promise<DecryptResponse> {
+  const blob = parseCiphertextBlob(validateCiphertextBlobMember(request.CiphertextBlob));
+  const encodedContext = encodeEncryptionContext(request.EncryptionContext);
+  const dryRun = validateCommon(request);
+  const key = keyOfBlob(engine, blob.keyId, blob.backingKeyVersion);
+  checkNamedKey(engine, request.KeyId, key, 'KeyId');
+  validateEncryptionAlgorithm(request.EncryptionAlgorithm);
+  const cluster = clusterForCrypto(engine, key);
+  rejectDryRun(dryRun);
+  admit(cluster, 'Decrypt');
+
+  return measured(cluster, 'Decrypt', async () => {
+    const aad = blobAad(blob.header, encodedContext);
+    const plaintext = await onKeyMaterial(cluster, key, (hsm) =>
+      hsm.decrypt(key.backingKeyId, aad, blob.iv, blob.ciphertextAndTag),
+    );
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: ALGORITHM };
+  });
+}
+
+async function generateDataKeyBlob(
+  engine: Engine,
+  request: GenerateDataKeyRequest,
+  operation: string,
+  returnPlaintext: boolean,
+): Promise<{ CiphertextBlob: Uint8Array; Plaintext?: Uint8Array; KeyId: string }> {
+  const length = validateDataKeyLength(request);
+  const encodedContext = encodeEncryptionContext(request.EncryptionContext);
+  const dryRun = validateCommon(request);
+  const key = resolveKey(engine, request.KeyId);
+  const cluster = clusterForCrypto(engine, key);
+  rejectDryRun(dryRun);
+  admit(cluster, operation);
+
+  return measured(cluster, operation, async () => {
+    const { header, aad } = aadFor(key, encodedContext);
+    const dataKey = await onKeyMaterial(cluster, key, (hsm) =>
+      hsm.generateDataKey(key.backingKeyId, aad, length, returnPlaintext),
+    );
+    const response: { CiphertextBlob: Uint8Array; Plaintext?: Uint8Array; KeyId: string } = {
+      CiphertextBlob: assembleCiphertextBlob(header, dataKey.ciphertext),
+      KeyId: key.arn,
+    };
+    if (dataKey.plaintext) response.Plaintext = dataKey.plaintext;
+    return response;
+  });
+}
+
+export async function generateDataKey(engine: Engine, request: GenerateDataKeyRequest): Promise<GenerateDataKeyResponse> {
+  const result = await generateDataKeyBlob(engine, request, 'GenerateDataKey', true);
+  return { CiphertextBlob: result.CiphertextBlob, Plaintext: result.Plaintext!, KeyId: result.KeyId };
+}
+
+export async function generateDataKeyWithoutPlaintext(
+  engine: Engine,
+  request: GenerateDataKeyRequest,
+): Promise<GenerateDataKeyWithoutPlaintextResponse> {
+  const result = await generateDataKeyBlob(engine, request, 'GenerateDataKeyWithoutPlaintext', false);
+  return { CiphertextBlob: result.CiphertextBlob, KeyId: result.KeyId };
+}
+
+export async function reEncrypt(engine: Engine, request: ReEncryptRequest): Promise<ReEncryptResponse> {
+  const blob = parseCiphertextBlob(validateCiphertextBlobMember(request.CiphertextBlob));
+  const sourceContext = encodeEncryptionContext(request.SourceEncryptionContext, 'SourceEncryptionContext');
+  const destinationContext = encodeEncryptionContext(
+    request.DestinationEncryptionContext,
+    'DestinationEncryptionContext',
+  );
+  const dryRun = validateCommon(request);
+  const source = keyOfBlob(engine, blob.keyId, blob.backingKeyVersion);
+  checkNamedKey(engine, request.SourceKeyId, source, 'SourceKeyId');
+  const destination = resolveKey(engine, request.DestinationKeyId, { field: 'DestinationKeyId' });
+  validateEncryptionAlgorithm(request.SourceEncryptionAlgorithm, 'SourceEncryptionAlgorithm');
+  validateEncryptionAlgorithm(request.DestinationEncryptionAlgorithm, 'DestinationEncryptionAlgorithm');
+  const sourceCluster = clusterForCrypto(engine, source);
+  const destinationCluster = clusterForCrypto(engine, destination);
+  rejectDryRun(dryRun);
+  admit(sourceCluster, 'ReEncrypt');
+  if (destinationCluster !== sourceCluster) admit(destinationCluster, 'ReEncrypt');
+
+  return measured(sourceCluster, 'ReEncrypt', async () => {
+    const sourceAad = blobAad(blob.header, sourceContext);
+    const { header, aad: destinationAad } = aadFor(destination, destinationContext);
+    const destinationHsm = destinationCluster.hsmsFor(destination.backingKeyId)[0];
+    if (!destinationHsm) {
+      throw new KMSInvalidStateException(
+        `${destination.arn} is unavailable: its key material is missing from every active HSM of cluster ` +
+          `${destinationCluster.clusterId}.`,
+      );
+    }
+    // The plaintext never reaches JavaScript: one native call decrypts and
+    // encrypts, and wipes it in between.
+    const sealed = await onKeyMaterial(sourceCluster, source, (hsm) =>
+      hsm.reEncrypt(source.backingKeyId, sourceAad, blob.iv, blob.ciphertextAndTag, destinationHsm, destination.backingKeyId, destinationAad),
+    );
+    return {
+      CiphertextBlob: assembleCiphertextBlob(header, sealed),
+      SourceKeyId: source.arn,
+      KeyId: destination.arn,
+      SourceEncryptionAlgorithm: ALGORITHM,
+      DestinationEncryptionAlgorithm: ALGORITHM,
+    };
+  });
+}
+
+/** Picks the cluster for GenerateRandom: the named store's, or the first connected one. */
+function clusterForRandom(engine: Engine, customKeyStoreId: string | undefined): Cluster {
+  if (customKeyStoreId !== undefined) {
+    engine.keyStore(customKeyStoreId);
+    const connection = engine.connection(customKeyStoreId);
+    const cluster = connection.connectedCluster;
+    if (!cluster) {
+      throw new CustomKeyStoreInvalidStateException(
+        `Custom key store ${customKeyStoreId} is ${connection.state}, not CONNECTED. Connect it with ConnectCustomKeyStore.`,
+      );
+    }
+    return cluster;
+  }
+  const connected = engine.connections().find((connection) => connection.connectedCluster);
+  if (!connected?.connectedCluster) {
+    throw new CustomKeyStoreInvalidStateException(
+      'No custom key store is CONNECTED, and this engine draws random bytes only from HSMs. Connect a store first.',
+    );
+  }
+  return connected.connectedCluster;
+}
+
+export async function generateRandom(engine: Engine, request: GenerateRandomRequest): Promise<GenerateRandomResponse> {
+  const length = validateNumberOfBytes(request.NumberOfBytes);
+  const storeId =
+    request.CustomKeyStoreId === undefined || request.CustomKeyStoreId === null
+      ? undefined
+      : validateCustomKeyStoreIdMember(request.CustomKeyStoreId);
+  const cluster = clusterForRandom(engine, storeId);
+  admit(cluster, 'GenerateRandom');
+
+  return measured(cluster, 'GenerateRandom', async () => {
+    const hsm = cluster.anyHsm();
+    if (!hsm) {
+      throw new CustomKeyStoreInvalidStateException(`Cluster ${cluster.clusterId} has no active HSM. Retry later.`);
+    }
+    try {
+      return { Plaintext: await hsm.generateRandom(length) };
+    } catch (error) {
+      throw new KMSInternalException(`The HSM failed to generate random bytes. Retry later.`, { cause: error });
+    }
+  });
+}

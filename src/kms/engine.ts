@@ -1,0 +1,70 @@
+// State shared by the operations of one Kms instance: metadata, clusters,
+// key store connections, the ARN scope and the clock.
+import { Cluster } from './cluster.js';
+import type { ResolvedClusterConfig } from './config.js';
+import { CloudHsmClusterNotFoundException, CustomKeyStoreNotFoundException } from './errors.js';
+import type { ArnScope } from './identifiers.js';
+import { KeyStoreConnection } from './key-store-state.js';
+import type { CustomKeyStoreRecord } from './metadata-records.js';
+import type { MetadataStore } from './metadata-store.js';
+
+export class Engine {
+  readonly metadata: MetadataStore;
+  readonly scope: ArnScope;
+  readonly now: () => Date;
+  readonly #clusters = new Map<string, Cluster>();
+  readonly #connections = new Map<string, KeyStoreConnection>();
+
+  constructor(metadata: MetadataStore, clusters: ResolvedClusterConfig[], scope: ArnScope, now: () => Date) {
+    this.metadata = metadata;
+    this.scope = scope;
+    this.now = now;
+    for (const config of clusters) this.#clusters.set(config.clusterId, new Cluster(config));
+  }
+
+  clusters(): Cluster[] {
+    return [...this.#clusters.values()];
+  }
+
+  /** Returns the configured cluster, or throws CloudHsmClusterNotFoundException. */
+  cluster(clusterId: string): Cluster {
+    const cluster = this.#clusters.get(clusterId);
+    if (!cluster) {
+      const known = [...this.#clusters.keys()].join(', ') || 'none';
+      throw new CloudHsmClusterNotFoundException(
+        `Cluster ${clusterId} is not in this engine's configuration (configured clusters: ${known}). ` +
+          'Add it to the clusters of config.json or of Kms.open.',
+      );
+    }
+    return cluster;
+  }
+
+  /** Returns the store's connection state machine, creating it DISCONNECTED on first use. */
+  connection(customKeyStoreId: string): KeyStoreConnection {
+    let connection = this.#connections.get(customKeyStoreId);
+    if (!connection) {
+      connection = new KeyStoreConnection(customKeyStoreId);
+      this.#connections.set(customKeyStoreId, connection);
+    }
+    return connection;
+  }
+
+  forgetConnection(customKeyStoreId: string): void {
+    this.#connections.delete(customKeyStoreId);
+  }
+
+  connections(): KeyStoreConnection[] {
+    return [...this.#connections.values()];
+  }
+
+  /** Returns the store's record, or throws CustomKeyStoreNotFoundException. */
+  keyStore(customKeyStoreId: string): CustomKeyStoreRecord {
+    const record = this.metadata.getCustomKeyStore(customKeyStoreId);
+    if (!record) {
+      throw new CustomKeyStoreNotFoundException(
+        `Custom key store ${customKeyStoreId} does not exist. List the stores with DescribeCustomKeyStores.`,
+      );
+    }
+    return record;
+  }
+}

@@ -1,0 +1,271 @@
+// The KMS facade: one method per AWS KMS operation, each taking and
+// returning the AWS request and response shapes.
+import { mkdirSync } from 'node:fs';
+import { debuglog } from 'node:util';
+import * as aliases from './aliases.js';
+import type { HsmStatus } from './cluster.js';
+import {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_REGION,
+  readConfigFile,
+  resolveClusters,
+  type ClusterConfig,
+} from './config.js';
+import * as crypto from './crypto-operations.js';
+import * as keyStores from './custom-key-stores.js';
+import { Engine } from './engine.js';
+import * as keys from './key-lifecycle.js';
+import { MetadataStore } from './metadata-store.js';
+import type { ClusterMetricsSnapshot } from './metrics.js';
+import { reconcilePendingKeys, type ReconcileReport } from './reconcile.js';
+import type * as T from './types.js';
+
+const log = debuglog('hsm-kms');
+
+export interface KmsOptions {
+  /** Folder for the metadata database, the local secret key and config.json. */
+  dataDir: string;
+  /** HSM clusters; read from `<dataDir>/config.json` when omitted. */
+  clusters?: ClusterConfig[];
+  region?: string;
+  accountId?: string;
+  partition?: string;
+  /** Clock for timestamps and deletion dates; tests pass one to move time forward. */
+  now?: () => Date;
+  /** How often scheduled deletions are carried out, in ms; default 60000. 0 turns the timer off. */
+  deletionIntervalMs?: number;
+}
+
+export interface ClusterStatus {
+  clusterId: string;
+  customKeyStoreId?: string;
+  connectionState?: T.ConnectionState;
+  activeHsms: number;
+  hsms: HsmStatus[];
+}
+
+export class Kms {
+  readonly #engine: Engine;
+  #deletionTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(engine: Engine) {
+    this.#engine = engine;
+  }
+
+  /**
+   * Opens the engine on `options.dataDir`. Stores that were connected when
+   * the engine last ran start connecting again in the background.
+   */
+  static async open(options: KmsOptions): Promise<Kms> {
+    if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
+      throw new TypeError('Kms.open needs options.dataDir, the folder for metadata and configuration');
+    }
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const fileConfig = options.clusters ? undefined : readConfigFile(options.dataDir);
+    const clusters = resolveClusters(options.clusters ?? fileConfig?.clusters ?? []);
+    const scope = {
+      partition: options.partition ?? 'aws',
+      region: options.region ?? fileConfig?.region ?? DEFAULT_REGION,
+      accountId: options.accountId ?? fileConfig?.accountId ?? DEFAULT_ACCOUNT_ID,
+    };
+    const metadata = MetadataStore.open(options.dataDir);
+    const engine = new Engine(metadata, clusters, scope, options.now ?? (() => new Date()));
+    const kms = new Kms(engine);
+
+    kms.#resumeConnections();
+    const interval = options.deletionIntervalMs ?? 60_000;
+    if (interval > 0) {
+      kms.#deletionTimer = setInterval(() => {
+        kms.deleteDueKeys().catch((error: Error) => log('scheduled deletion failed: %s', error.message));
+      }, interval);
+      kms.#deletionTimer.unref();
+    }
+    return kms;
+  }
+
+  /** Reconnects the stores whose last requested state was CONNECTED. */
+  #resumeConnections(): void {
+    let marker: string | undefined;
+    do {
+      const page = this.#engine.metadata.listCustomKeyStores({ limit: 100, marker });
+      for (const record of page.items) {
+        if (record.desiredConnectionState !== 'CONNECTED') continue;
+        try {
+          keyStores.startConnection(this.#engine, record);
+        } catch (error) {
+          log('custom key store %s did not start connecting: %s', record.customKeyStoreId, (error as Error).message);
+        }
+      }
+      marker = page.nextMarker;
+    } while (marker);
+  }
+
+  /** Closes every HSM session and the metadata database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#deletionTimer);
+    await Promise.all(this.#engine.connections().map((connection) => connection.disconnect()));
+    this.#engine.metadata.close();
+  }
+
+  // Cryptographic operations.
+
+  encrypt(request: T.EncryptRequest): Promise<T.EncryptResponse> {
+    return crypto.encrypt(this.#engine, request);
+  }
+
+  decrypt(request: T.DecryptRequest): Promise<T.DecryptResponse> {
+    return crypto.decrypt(this.#engine, request);
+  }
+
+  generateDataKey(request: T.GenerateDataKeyRequest): Promise<T.GenerateDataKeyResponse> {
+    return crypto.generateDataKey(this.#engine, request);
+  }
+
+  generateDataKeyWithoutPlaintext(
+    request: T.GenerateDataKeyWithoutPlaintextRequest,
+  ): Promise<T.GenerateDataKeyWithoutPlaintextResponse> {
+    return crypto.generateDataKeyWithoutPlaintext(this.#engine, request);
+  }
+
+  reEncrypt(request: T.ReEncryptRequest): Promise<T.ReEncryptResponse> {
+    return crypto.reEncrypt(this.#engine, request);
+  }
+
+  generateRandom(request: T.GenerateRandomRequest): Promise<T.GenerateRandomResponse> {
+    return crypto.generateRandom(this.#engine, request);
+  }
+
+  // Keys.
+
+  createKey(request: T.CreateKeyRequest): Promise<T.CreateKeyResponse> {
+    return keys.createKey(this.#engine, request);
+  }
+
+  async describeKey(request: T.DescribeKeyRequest): Promise<T.DescribeKeyResponse> {
+    return keys.describeKey(this.#engine, request);
+  }
+
+  async listKeys(request: T.ListKeysRequest = {}): Promise<T.ListKeysResponse> {
+    return keys.listKeys(this.#engine, request);
+  }
+
+  async enableKey(request: T.KeyIdRequest): Promise<T.EmptyResponse> {
+    keys.enableKey(this.#engine, request);
+    return {};
+  }
+
+  async disableKey(request: T.KeyIdRequest): Promise<T.EmptyResponse> {
+    keys.disableKey(this.#engine, request);
+    return {};
+  }
+
+  async scheduleKeyDeletion(request: T.ScheduleKeyDeletionRequest): Promise<T.ScheduleKeyDeletionResponse> {
+    return keys.scheduleKeyDeletion(this.#engine, request);
+  }
+
+  async cancelKeyDeletion(request: T.KeyIdRequest): Promise<T.CancelKeyDeletionResponse> {
+    return keys.cancelKeyDeletion(this.#engine, request);
+  }
+
+  /**
+   * Deletes the keys whose waiting period has passed; a timer calls this
+   * every `deletionIntervalMs`. Resolves to the ARNs of the deleted keys.
+   */
+  deleteDueKeys(): Promise<string[]> {
+    return keys.deleteDueKeys(this.#engine);
+  }
+
+  // Aliases.
+
+  async createAlias(request: T.AliasRequest): Promise<T.EmptyResponse> {
+    aliases.createAlias(this.#engine, request);
+    return {};
+  }
+
+  async updateAlias(request: T.AliasRequest): Promise<T.EmptyResponse> {
+    aliases.updateAlias(this.#engine, request);
+    return {};
+  }
+
+  async deleteAlias(request: T.DeleteAliasRequest): Promise<T.EmptyResponse> {
+    aliases.deleteAlias(this.#engine, request);
+    return {};
+  }
+
+  async listAliases(request: T.ListAliasesRequest = {}): Promise<T.ListAliasesResponse> {
+    return aliases.listAliases(this.#engine, request);
+  }
+
+  // Custom key stores.
+
+  async createCustomKeyStore(request: T.CreateCustomKeyStoreRequest): Promise<T.CreateCustomKeyStoreResponse> {
+    return keyStores.createCustomKeyStore(this.#engine, request);
+  }
+
+  async connectCustomKeyStore(request: T.CustomKeyStoreIdRequest): Promise<T.EmptyResponse> {
+    keyStores.connectCustomKeyStore(this.#engine, request);
+    return {};
+  }
+
+  async disconnectCustomKeyStore(request: T.CustomKeyStoreIdRequest): Promise<T.EmptyResponse> {
+    await keyStores.disconnectCustomKeyStore(this.#engine, request);
+    return {};
+  }
+
+  async describeCustomKeyStores(
+    request: T.DescribeCustomKeyStoresRequest = {},
+  ): Promise<T.DescribeCustomKeyStoresResponse> {
+    return keyStores.describeCustomKeyStores(this.#engine, request);
+  }
+
+  async updateCustomKeyStore(request: T.UpdateCustomKeyStoreRequest): Promise<T.EmptyResponse> {
+    keyStores.updateCustomKeyStore(this.#engine, request);
+    return {};
+  }
+
+  async deleteCustomKeyStore(request: T.CustomKeyStoreIdRequest): Promise<T.EmptyResponse> {
+    keyStores.deleteCustomKeyStore(this.#engine, request);
+    return {};
+  }
+
+  // Operations beyond the AWS API.
+
+  /**
+   * Removes keys whose creation was interrupted (see reconcile.ts). Runs
+   * for stores that are connected; call it again after connecting others.
+   */
+  async reconcile(): Promise<ReconcileReport> {
+    return reconcilePendingKeys(this.#engine);
+  }
+
+  /** Per-cluster HSM status: active or not, why not, sessions, queue and requests served. */
+  clusterStatus(): ClusterStatus[] {
+    return this.#engine.clusters().map((cluster) => {
+      const connection = this.#engine
+        .connections()
+        .find((candidate) => candidate.connectedCluster === cluster || this.#storeCluster(candidate.customKeyStoreId) === cluster.clusterId);
+      const status: ClusterStatus = {
+        clusterId: cluster.clusterId,
+        activeHsms: cluster.activeHsmCount,
+        hsms: cluster.status(),
+      };
+      if (connection) {
+        status.customKeyStoreId = connection.customKeyStoreId;
+        status.connectionState = connection.state;
+      }
+      return status;
+    });
+  }
+
+  #storeCluster(customKeyStoreId: string): string | undefined {
+    return this.#engine.metadata.getCustomKeyStore(customKeyStoreId)?.cloudHsmClusterId;
+  }
+
+  /** Counts and durations of operations, per cluster. */
+  metrics(): ClusterMetricsSnapshot[] {
+    return this.#engine.clusters().map((cluster) => cluster.metrics.snapshot());
+  }
+}
