@@ -281,17 +281,7 @@ export async function reEncrypt(engine: Engine, request: ReEncryptRequest): Prom
 
 /** Picks the cluster for GenerateRandom: the named store's, or the first connected one. */
 function clusterForRandom(engine: Engine, customKeyStoreId: string | undefined): Cluster {
-  if (customKeyStoreId !== undefined) {
-    engine.keyStore(customKeyStoreId);
-    const connection = engine.connection(customKeyStoreId);
-    const cluster = connection.connectedCluster;
-    if (!cluster) {
-      throw new CustomKeyStoreInvalidStateException(
-        `Custom key store ${customKeyStoreId} is ${connection.state}, not CONNECTED. Connect it with ConnectCustomKeyStore.`,
-      );
-    }
-    return cluster;
-  }
+  if (customKeyStoreId !== undefined) return engine.connectedStoreCluster(customKeyStoreId);
   const connected = engine.connections().find((connection) => connection.connectedCluster);
   if (!connected?.connectedCluster) {
     throw new CustomKeyStoreInvalidStateException(

@@ -2,7 +2,11 @@
 // key store connections, the ARN scope and the clock.
 import { Cluster } from './cluster.js';
 import type { ResolvedClusterConfig } from './config.js';
-import { CloudHsmClusterNotFoundException, CustomKeyStoreNotFoundException } from './errors.js';
+import {
+  CloudHsmClusterNotFoundException,
+  CustomKeyStoreInvalidStateException,
+  CustomKeyStoreNotFoundException,
+} from './errors.js';
 import type { ArnScope } from './identifiers.js';
 import { KeyStoreConnection } from './key-store-state.js';
 import type { CustomKeyStoreRecord } from './metadata-records.js';
@@ -55,6 +59,23 @@ export class Engine {
 
   connections(): KeyStoreConnection[] {
     return [...this.#connections.values()];
+  }
+
+  /**
+   * Returns the cluster of a store that must be CONNECTED for the operation
+   * (CreateKey, GenerateRandom), or throws CustomKeyStoreNotFoundException or
+   * CustomKeyStoreInvalidStateException.
+   */
+  connectedStoreCluster(customKeyStoreId: string): Cluster {
+    this.keyStore(customKeyStoreId);
+    const connection = this.connection(customKeyStoreId);
+    const cluster = connection.connectedCluster;
+    if (!cluster) {
+      throw new CustomKeyStoreInvalidStateException(
+        `Custom key store ${customKeyStoreId} is ${connection.state}, not CONNECTED. Connect it with ConnectCustomKeyStore.`,
+      );
+    }
+    return cluster;
   }
 
   /** Returns the store's record, or throws CustomKeyStoreNotFoundException. */

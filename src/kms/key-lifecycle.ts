@@ -111,14 +111,7 @@ function validateCreateKeyRequest(request: CreateKeyRequest): string {
 export async function createKey(engine: Engine, request: CreateKeyRequest): Promise<CreateKeyResponse> {
   const customKeyStoreId = validateCreateKeyRequest(request);
   const description = validateDescription(request.Description);
-  engine.keyStore(customKeyStoreId);
-  const connection = engine.connection(customKeyStoreId);
-  const cluster = connection.connectedCluster;
-  if (!cluster) {
-    throw new CustomKeyStoreInvalidStateException(
-      `Custom key store ${customKeyStoreId} is ${connection.state}, not CONNECTED. Connect it with ConnectCustomKeyStore.`,
-    );
-  }
+  const cluster = engine.connectedStoreCluster(customKeyStoreId);
   const hsm = cluster.anyHsm();
   if (!hsm) {
     throw new CustomKeyStoreInvalidStateException(`Cluster ${cluster.clusterId} has no active HSM. Retry later.`);
