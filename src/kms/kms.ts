@@ -101,6 +101,15 @@ export class Kms {
     } while (marker);
   }
 
+  /**
+   * Resolves once every connection attempt in progress has ended, CONNECTED
+   * or FAILED. Kms.open starts reconnecting stores in the background, so a
+   * short-lived program awaits this before its first crypto request.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(this.#engine.connections().map((connection) => connection.settled()));
+  }
+
   /** Closes every HSM session and the metadata database. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -1,0 +1,99 @@
+// A local HSM cluster made of SoftHSM2 tokens, for development and the demo:
+// `hsm-kms init` creates the tokens under the data folder and writes the
+// engine's config.json and credentials.json.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CONFIG_FILE, type EngineConfig } from './kms/config.js';
+import { provisionSoftHsm } from './softhsm.js';
+
+export const LOCAL_CLUSTER_ID = 'cluster-local';
+export const CREDENTIALS_FILE = 'credentials.json';
+
+/** Secrets of a local cluster, kept in `<dataDir>/credentials.json` with mode 0600. */
+export interface LocalCredentials {
+  /** PIN of the crypto user on every token; it is the KeyStorePassword of the key store. */
+  keyStorePassword: string;
+  /** PIN of the security officer on every token. */
+  securityOfficerPin: string;
+}
+
+export interface InitOptions {
+  dataDir: string;
+  /** Tokens (HSMs) in the cluster; default 2. */
+  hsms?: number;
+  /** Crypto user PIN (7 to 32 characters, the KeyStorePassword limits); random when omitted. */
+  pin?: string;
+}
+
+export interface InitResult {
+  configPath: string;
+  credentialsPath: string;
+  tokenLabels: string[];
+  /** False when the data folder already had a configuration, which was left as it was. */
+  created: boolean;
+}
+
+function randomPin(): string {
+  // 24 characters of base64url: 144 bits, inside the 7 to 32 character limit.
+  return randomBytes(18).toString('base64url');
+}
+
+/** Reads the local cluster's credentials, or returns undefined when the file does not exist. */
+export function readLocalCredentials(dataDir: string): LocalCredentials | undefined {
+  const path = join(dataDir, CREDENTIALS_FILE);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as LocalCredentials;
+}
+
+/**
+ * Creates the SoftHSM2 tokens of `cluster-local` under `<dataDir>/softhsm`,
+ * then writes config.json and credentials.json. A data folder that already
+ * has a config.json is left unchanged.
+ */
+export function initLocalCluster(options: InitOptions): InitResult {
+  const dataDir = resolve(options.dataDir);
+  const configPath = join(dataDir, CONFIG_FILE);
+  const credentialsPath = join(dataDir, CREDENTIALS_FILE);
+  if (existsSync(configPath)) {
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as EngineConfig;
+    const tokenLabels = config.clusters.flatMap((cluster) => cluster.hsms.map((hsm) => hsm.tokenLabel));
+    return { configPath, credentialsPath, tokenLabels, created: false };
+  }
+
+  const hsmCount = options.hsms ?? 2;
+  if (!Number.isInteger(hsmCount) || hsmCount < 1 || hsmCount > 16) {
+    throw new RangeError(`Invalid --hsms ${options.hsms}: use a whole number from 1 to 16`);
+  }
+  if (options.pin !== undefined && (options.pin.length < 7 || options.pin.length > 32)) {
+    throw new RangeError('Invalid --pin: it becomes the KeyStorePassword, which has 7 to 32 characters');
+  }
+
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const credentials: LocalCredentials = {
+    keyStorePassword: options.pin ?? randomPin(),
+    securityOfficerPin: randomPin(),
+  };
+  writeFileSync(credentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+
+  const tokenLabels = Array.from({ length: hsmCount }, (_, index) => `local-hsm-${index}`);
+  const tokens = provisionSoftHsm({
+    dir: join(dataDir, 'softhsm'),
+    tokenLabels,
+    userPin: credentials.keyStorePassword,
+    soPin: credentials.securityOfficerPin,
+  });
+
+  const config: EngineConfig = {
+    clusters: [
+      {
+        clusterId: LOCAL_CLUSTER_ID,
+        pkcs11Module: tokens.modulePath,
+        hsms: tokenLabels.map((tokenLabel) => ({ tokenLabel })),
+        environment: { SOFTHSM2_CONF: tokens.confPath },
+      },
+    ],
+  };
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  return { configPath, credentialsPath, tokenLabels, created: true };
+}
