@@ -7,76 +7,94 @@ namespace hsm_kms {
 std::shared_ptr<CompletionQueue> CompletionQueue::Create(
     Napi::Env env, SettleFunction settle) {
   std::shared_ptr<CompletionQueue> queue(new CompletionQueue());
+  queue->env_ = env;
   queue->settle_ = settle;
-  queue->self_ = queue;
-  queue->wakeup_ = Wakeup::New(
-      env, "hsm-kms completions", 0, 1, queue.get(),
-      [](Napi::Env, void*, CompletionQueue* finalized) {
-        finalized->self_.reset();
-      });
+
+  Napi::Object resource = Napi::Object::New(env);
+  queue->resource_ = Napi::Persistent(resource);
+  NAPI_THROW_IF_FAILED(
+      env,
+      napi_async_init(env, resource, Napi::String::New(env, "hsm-kms completions"),
+                      &queue->async_context_),
+      nullptr);
+
+  uv_loop_t* loop = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_get_uv_event_loop(env, &loop), nullptr);
+  queue->wakeup_ = new uv_async_t;
+  queue->wakeup_->data = queue.get();
+  if (uv_async_init(loop, queue->wakeup_, &CompletionQueue::OnWakeup) != 0) {
+    delete queue->wakeup_;
+    queue->wakeup_ = nullptr;
+    throw Napi::Error::New(env, "uv_async_init failed for the completion queue");
+  }
   // Idle until a job is in flight.
-  queue->wakeup_.Unref(env);
+  uv_unref(reinterpret_cast<uv_handle_t*>(queue->wakeup_));
   return queue;
 }
 
+CompletionQueue::~CompletionQueue() {
+  if (async_context_ != nullptr) napi_async_destroy(env_, async_context_);
+}
+
 void CompletionQueue::Post(std::vector<std::unique_ptr<Job>>* jobs) {
-  bool request_wakeup = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (closed_) {
-      jobs->clear();
-      return;
-    }
-    for (std::unique_ptr<Job>& job : *jobs) pending_.push_back(std::move(job));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) {
     jobs->clear();
-    if (!wakeup_requested_) {
-      wakeup_requested_ = true;
-      request_wakeup = true;
-    }
+    return;
   }
-  if (request_wakeup && wakeup_.NonBlockingCall() != napi_ok) {
-    // The environment is shutting down; its promises can no longer settle.
-    std::lock_guard<std::mutex> lock(mutex_);
-    closed_ = true;
-    pending_.clear();
-  }
+  bool was_empty = pending_.empty();
+  for (std::unique_ptr<Job>& job : *jobs) pending_.push_back(std::move(job));
+  jobs->clear();
+  // Sent under the lock, so it never races Close(). A send while one is
+  // already pending costs an atomic compare-and-swap, not a system call.
+  if (was_empty) uv_async_send(wakeup_);
 }
 
-void CompletionQueue::Dispatch(Napi::Env env, Napi::Function,
-                               CompletionQueue* queue, std::nullptr_t*) {
-  if (env == nullptr) return;  // finalizing: nothing can be settled
-  queue->Drain(env);
+void CompletionQueue::OnWakeup(uv_async_t* handle) {
+  static_cast<CompletionQueue*>(handle->data)->Drain();
 }
 
-void CompletionQueue::Drain(Napi::Env env) {
+void CompletionQueue::Drain() {
   std::vector<std::unique_ptr<Job>> ready;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ready.swap(pending_);
-    wakeup_requested_ = false;
   }
+  if (ready.empty()) return;
+
+  Napi::Env env(env_);
+  Napi::HandleScope handle_scope(env);
+  // Promise reactions run when the callback scope closes, as after any
+  // native callback into JavaScript.
+  napi_callback_scope callback_scope = nullptr;
+  bool scoped = napi_open_callback_scope(env_, resource_.Value(), async_context_,
+                                         &callback_scope) == napi_ok;
   for (std::unique_ptr<Job>& job : ready) {
-    Napi::HandleScope scope(env);
+    Napi::HandleScope job_scope(env);
     settle_(env, *job);
     job.reset();  // wipes secrets now rather than at the end of the batch
   }
+  if (scoped) napi_close_callback_scope(env_, callback_scope);
+
   in_flight_ -= std::min(in_flight_, ready.size());
-  if (in_flight_ == 0) wakeup_.Unref(env);
+  if (in_flight_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(wakeup_));
 }
 
-void CompletionQueue::JobStarted(Napi::Env env) {
-  if (in_flight_++ == 0) wakeup_.Ref(env);
+void CompletionQueue::JobStarted() {
+  if (in_flight_++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(wakeup_));
 }
 
 void CompletionQueue::Close() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (aborted_) return;
-    aborted_ = true;
+    if (closed_) return;
     closed_ = true;
     pending_.clear();
   }
-  wakeup_.Abort();
+  resource_.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(wakeup_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  wakeup_ = nullptr;
 }
 
 }  // namespace hsm_kms

@@ -1,11 +1,12 @@
 // Hands finished jobs from executor threads back to one JavaScript
 // environment. Threads append to a shared list and wake the JavaScript thread
-// only when the list was empty, so one wake-up settles a whole batch of
-// promises.
+// through a libuv async handle. uv_async_send coalesces wake-ups that arrive
+// before the loop runs, so one wake-up settles a whole batch of promises.
 #ifndef HSM_KMS_COMPLETION_QUEUE_H_
 #define HSM_KMS_COMPLETION_QUEUE_H_
 
 #include <napi.h>
+#include <uv.h>
 
 #include <memory>
 #include <mutex>
@@ -22,37 +23,39 @@ class CompletionQueue {
 
   static std::shared_ptr<CompletionQueue> Create(Napi::Env env,
                                                  SettleFunction settle);
+  ~CompletionQueue();
+
+  CompletionQueue(const CompletionQueue&) = delete;
+  CompletionQueue& operator=(const CompletionQueue&) = delete;
 
   // Any thread. Takes the jobs; they are destroyed unsettled (and their
-  // secrets wiped) when the environment is shutting down.
+  // secrets wiped) once the environment is shutting down.
   void Post(std::vector<std::unique_ptr<Job>>* jobs);
 
   // JavaScript thread. While any job is in flight the queue keeps the event
   // loop alive, so a process does not exit with promises pending.
-  void JobStarted(Napi::Env env);
+  void JobStarted();
 
   // JavaScript thread, at environment teardown.
   void Close();
 
  private:
   CompletionQueue() = default;
-  static void Dispatch(Napi::Env env, Napi::Function unused,
-                       CompletionQueue* queue, std::nullptr_t* unused_data);
-  void Drain(Napi::Env env);
+  static void OnWakeup(uv_async_t* handle);
+  void Drain();
 
-  using Wakeup = Napi::TypedThreadSafeFunction<CompletionQueue, std::nullptr_t,
-                                               &CompletionQueue::Dispatch>;
-  Wakeup wakeup_;
+  napi_env env_ = nullptr;
   SettleFunction settle_ = nullptr;
-  // Keeps this object alive until the thread-safe function is finalized,
-  // because a dispatch may still be queued when the last owner lets go.
-  std::shared_ptr<CompletionQueue> self_;
+  // Owned by libuv once closed: uv_close frees it in its close callback.
+  uv_async_t* wakeup_ = nullptr;
+  // Resource and async context of the callback scope in which promises are
+  // settled, so that their reactions run when the scope closes.
+  Napi::ObjectReference resource_;
+  napi_async_context async_context_ = nullptr;
 
-  std::mutex mutex_;  // guards pending_ and the flags below it
+  std::mutex mutex_;  // guards pending_ and closed_
   std::vector<std::unique_ptr<Job>> pending_;
-  bool wakeup_requested_ = false;
   bool closed_ = false;
-  bool aborted_ = false;
 
   size_t in_flight_ = 0;  // JavaScript thread only
 };

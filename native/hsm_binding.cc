@@ -170,7 +170,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
       failure = EngineFailure(FailureCategory::kClosed,
                               "The HSM \"" + token_.label + "\" is closed");
     } else if (slot_->executor->Submit(job, &failure)) {
-      data.completions->JobStarted(env);
+      data.completions->JobStarted();
       return Napi::Value(env, promise);
     }
     NAPI_THROW_IF_FAILED(

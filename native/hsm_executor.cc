@@ -45,7 +45,7 @@ namespace {
 // before it hands them back. Results flow back while the rest of the batch
 // still runs.
 constexpr size_t kTakeAtOnce = 64;
-constexpr size_t kPostEvery = 16;
+constexpr size_t kPostEvery = 32;
 
 using Core = HsmExecutor::Core;
 
