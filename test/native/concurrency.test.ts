@@ -73,3 +73,27 @@ describe('Hsm under concurrency', () => {
     expect(opened.toString()).toBe('after workers');
   });
 });
+
+describe('Hsm and the event loop', () => {
+  it('keeps the process alive until in-flight jobs settle', async () => {
+    const { execFile } = await import('node:child_process');
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [join(import.meta.dirname, 'fixtures/exit-with-work.mjs')],
+        {
+          env: {
+            ...process.env,
+            ADDON_PATH: addonPath,
+            MODULE_PATH: tokens.modulePath,
+            TOKEN_LABEL: 'concurrency-0',
+            PIN: tokens.pin,
+          },
+          timeout: 30_000,
+        },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      );
+    });
+    expect(output).toBe('settled 100\n');
+  });
+});
