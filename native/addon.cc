@@ -19,6 +19,13 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Stops every executor of the process; the JavaScript layer calls it from
+// the main thread's 'exit' event.
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  HsmExecutor::StopAll();
+  return info.Env().Undefined();
+}
+
 Napi::Value RvNameOf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsNumber()) {
@@ -49,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses));
   exports.Set("rvName", Napi::Function::New(env, RvNameOf));
+  exports.Set("shutdown", Napi::Function::New(env, Shutdown));
   InitHsmBinding(env, exports, *data);
   InitTokenBucketBinding(env, exports, *data);
   return exports;

@@ -11,7 +11,8 @@ std::shared_ptr<CompletionQueue> CompletionQueue::Create(
   queue->settle_ = settle;
 
   Napi::Object resource = Napi::Object::New(env);
-  queue->resource_ = Napi::Persistent(resource);
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, resource, 1, &queue->resource_),
+                       nullptr);
   NAPI_THROW_IF_FAILED(
       env,
       napi_async_init(env, resource, Napi::String::New(env, "hsm-kms completions"),
@@ -62,22 +63,32 @@ void CompletionQueue::Drain() {
   }
   if (ready.empty()) return;
 
-  Napi::Env env(env_);
-  Napi::HandleScope handle_scope(env);
+  in_flight_ -= std::min(in_flight_, ready.size());
+  if (in_flight_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(wakeup_));
+
+  // Nothing may throw out of a libuv callback, and a dying environment (a
+  // worker_thread being terminated) makes every N-API call fail, so each
+  // step is checked and failures only drop the jobs.
+  napi_handle_scope handle_scope = nullptr;
+  if (napi_open_handle_scope(env_, &handle_scope) != napi_ok) return;
   // Promise reactions run when the callback scope closes, as after any
   // native callback into JavaScript.
   napi_callback_scope callback_scope = nullptr;
-  bool scoped = napi_open_callback_scope(env_, resource_.Value(), async_context_,
-                                         &callback_scope) == napi_ok;
+  napi_value resource = nullptr;
+  bool scoped =
+      napi_get_reference_value(env_, resource_, &resource) == napi_ok &&
+      napi_open_callback_scope(env_, resource, async_context_,
+                               &callback_scope) == napi_ok;
+  Napi::Env env(env_);
   for (std::unique_ptr<Job>& job : ready) {
-    Napi::HandleScope job_scope(env);
+    napi_handle_scope job_scope = nullptr;
+    if (napi_open_handle_scope(env_, &job_scope) != napi_ok) break;
     settle_(env, *job);
+    napi_close_handle_scope(env_, job_scope);
     job.reset();  // wipes secrets now rather than at the end of the batch
   }
   if (scoped) napi_close_callback_scope(env_, callback_scope);
-
-  in_flight_ -= std::min(in_flight_, ready.size());
-  if (in_flight_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(wakeup_));
+  napi_close_handle_scope(env_, handle_scope);
 }
 
 void CompletionQueue::JobStarted() {
@@ -91,7 +102,10 @@ void CompletionQueue::Close() {
     closed_ = true;
     pending_.clear();
   }
-  resource_.Reset();
+  if (resource_ != nullptr) {
+    napi_delete_reference(env_, resource_);
+    resource_ = nullptr;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(wakeup_),
            [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
   wakeup_ = nullptr;

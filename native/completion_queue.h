@@ -50,7 +50,7 @@ class CompletionQueue {
   uv_async_t* wakeup_ = nullptr;
   // Resource and async context of the callback scope in which promises are
   // settled, so that their reactions run when the scope closes.
-  Napi::ObjectReference resource_;
+  napi_ref resource_ = nullptr;
   napi_async_context async_context_ = nullptr;
 
   std::mutex mutex_;  // guards pending_ and closed_

@@ -169,6 +169,9 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     if (!slot_->executor) {
       failure = EngineFailure(FailureCategory::kClosed,
                               "The HSM \"" + token_.label + "\" is closed");
+    } else if (job->kind == JobKind::kReEncrypt && !job->destination) {
+      failure = EngineFailure(FailureCategory::kClosed,
+                              "The destination HSM of reEncrypt is closed");
     } else if (slot_->executor->Submit(job, &failure)) {
       data.completions->JobStarted();
       return Napi::Value(env, promise);
@@ -210,9 +213,6 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
       throw Napi::TypeError::New(env, "Expected destination to be an Hsm");
     }
     HsmWrap* destination = HsmWrap::Unwrap(info[4].As<Napi::Object>());
-    if (!destination->executor()) {
-      throw Napi::Error::New(env, "The destination HSM is closed");
-    }
     job->destination = destination->executor();
     job->destination_key_id = ReadId(info, 5, "destinationKeyId");
     job->destination_aad = ReadVector(info, 6, "destinationAad", 1, kMaxAadBytes);
@@ -236,7 +236,10 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     job->key_id = ReadId(info, 0, "keyId");
     job->aad = ReadVector(info, 1, "aad", 1, kMaxAadBytes);
     job->size = ReadSize(info, 2, "numberOfBytes", kMaxRandomBytes);
-    job->return_plaintext = info.Length() > 3 && info[3].ToBoolean().Value();
+    if (info.Length() < 4 || !info[3].IsBoolean()) {
+      throw Napi::TypeError::New(env, "Expected returnPlaintext to be a boolean");
+    }
+    job->return_plaintext = info[3].As<Napi::Boolean>().Value();
     return Submit(env, std::move(job));
   }
 
@@ -282,7 +285,11 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!slot_->executor) throw Napi::Error::New(env, "The HSM is closed");
+    if (!slot_->executor) {
+      Failure closed = EngineFailure(FailureCategory::kClosed,
+                                     "The HSM \"" + token_.label + "\" is closed");
+      throw Napi::Error(env, ToJsError(env, GetAddonData(env).errors, closed));
+    }
     ExecutorStats stats = slot_->executor->Stats();
     Napi::Object result = Napi::Object::New(env);
     auto number = [&](const char* name, double value) {
@@ -503,8 +510,12 @@ Napi::Value ResultOf(Napi::Env env, Job& job) {
 
 }  // namespace
 
+// Never throws: it runs from a libuv callback, where an exception would end
+// the process. A failure to settle means the environment is shutting down
+// (for example, a worker_thread being terminated), and the promise cannot be
+// observed any more.
 void SettleJob(Napi::Env env, Job& job) {
-  napi_value outcome;
+  napi_value outcome = nullptr;
   bool resolve = !job.failure;
   try {
     outcome = resolve ? ResultOf(env, job)
@@ -515,9 +526,12 @@ void SettleJob(Napi::Env env, Job& job) {
     resolve = false;
     outcome = error.Value();
   }
-  napi_status status = resolve ? napi_resolve_deferred(env, job.deferred, outcome)
-                               : napi_reject_deferred(env, job.deferred, outcome);
-  NAPI_THROW_IF_FAILED_VOID(env, status);
+  if (outcome == nullptr) return;
+  if (resolve) {
+    napi_resolve_deferred(env, job.deferred, outcome);
+  } else {
+    napi_reject_deferred(env, job.deferred, outcome);
+  }
 }
 
 void InitHsmBinding(Napi::Env env, Napi::Object exports, AddonData& data) {

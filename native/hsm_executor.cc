@@ -404,21 +404,39 @@ std::shared_ptr<HsmExecutor> HsmExecutor::Open(const std::string& module_path,
 HsmExecutor::HsmExecutor(std::shared_ptr<Core> core) : core_(std::move(core)) {}
 
 HsmExecutor::~HsmExecutor() {
+  // Queued jobs still run; the threads exit once the queue is empty.
+  StopThreads(false);
+}
+
+void HsmExecutor::StopThreads(bool drop_queued) {
+  std::deque<std::unique_ptr<Job>> dropped;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
     core_->stopping = true;
+    if (drop_queued) dropped.swap(core_->queue);
   }
   core_->wake.notify_all();
-  // Queued jobs still run; the threads exit once the queue is empty. A
-  // thread can drop the last reference itself (a job it completed held it),
-  // and must not join itself: it holds the core and exits on its own.
+  // A thread can drop the last reference itself (a job it completed held
+  // it), and must not join itself: it holds the core and exits on its own.
   for (std::thread& thread : threads_) {
     if (thread.get_id() == std::this_thread::get_id()) {
       thread.detach();
-    } else {
+    } else if (thread.joinable()) {
       thread.join();
     }
   }
+  threads_.clear();
+}
+
+void HsmExecutor::StopAll() {
+  std::vector<std::shared_ptr<HsmExecutor>> executors;
+  {
+    std::lock_guard<std::mutex> lock(RegistryMutex());
+    for (auto& entry : Registry()) {
+      if (auto executor = entry.second.lock()) executors.push_back(executor);
+    }
+  }
+  for (auto& executor : executors) executor->StopThreads(true);
 }
 
 bool HsmExecutor::Submit(std::unique_ptr<Job>& job, Failure* failure) {

@@ -63,6 +63,13 @@ class HsmExecutor {
   bool Submit(std::unique_ptr<Job>& job, Failure* failure);
 
   ExecutorStats Stats() const;
+
+  // Stops every executor of the process: queued jobs are dropped (their
+  // secrets wiped, their promises never settled) and each thread finishes
+  // its current PKCS#11 call and exits. Called when the process exits, so
+  // that no thread is inside a module while the module's static
+  // destructors run.
+  static void StopAll();
   const TokenDescription& token() const;
 
   struct Core;
@@ -70,6 +77,7 @@ class HsmExecutor {
 
  private:
   explicit HsmExecutor(std::shared_ptr<Core> core);
+  void StopThreads(bool drop_queued);
 
   std::shared_ptr<Core> core_;
   std::vector<std::thread> threads_;

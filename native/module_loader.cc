@@ -59,7 +59,7 @@ bool Pkcs11Module::Load(Failure* failure) {
         FailureCategory::kNotFound,
         "Cannot load the PKCS#11 module " + path_ + ": " +
             (reason != nullptr ? reason : "unknown dlopen error") +
-            ". Check the pkcs11Module path and that the library is installed.");
+            ". Check the module path and that the library is installed.");
     return false;
   }
 

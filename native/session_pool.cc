@@ -109,6 +109,10 @@ bool SessionPool::OpenAnchorAndLogin(Failure* failure) {
   // another pool, or a previous connection, may have logged in already.
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     *failure = Pkcs11Failure("C_Login", rv);
+    failure->message += " for token \"" + token_label_ + "\"";
+    if (failure->category == FailureCategory::kCredentials) {
+      failure->message += "; check the crypto user's PIN";
+    }
     p11->C_CloseSession(anchor_);
     anchor_ = CK_INVALID_HANDLE;
     return false;

@@ -46,9 +46,16 @@ bool TokenBucket::TryAcquire(uint32_t count) {
 }
 
 bool TokenBucket::TryAcquireAt(uint64_t now, uint32_t count) {
-  const uint64_t cost =
-      state_.interval.load(std::memory_order_relaxed) * count;
-  const uint64_t limit = now + state_.tolerance.load(std::memory_order_relaxed);
+  const uint64_t interval = state_.interval.load(std::memory_order_relaxed);
+  const uint64_t tolerance = state_.tolerance.load(std::memory_order_relaxed);
+  // A request larger than the burst can never pass; checking it first also
+  // keeps interval * count from overflowing.
+  if (count == 0 || interval > tolerance / count) {
+    state_.rejected.fetch_add(count, std::memory_order_relaxed);
+    return false;
+  }
+  const uint64_t cost = interval * count;
+  const uint64_t limit = now + tolerance;
   uint64_t arrival = state_.theoretical_arrival.load(std::memory_order_relaxed);
   while (true) {
     // An idle bucket has a TAT in the past; it restarts from now, which is

@@ -7,19 +7,32 @@
 namespace hsm_kms {
 namespace {
 
-double ReadPositive(const Napi::CallbackInfo& info, size_t index,
-                    const char* name, double minimum) {
+// Reads a number from `minimum_text` (the minimum, as written in messages)
+// to 1e9; `integer` also rejects fractions.
+double ReadNumber(const Napi::CallbackInfo& info, size_t index,
+                  const char* name, double minimum, const char* minimum_text,
+                  bool integer) {
   Napi::Env env = info.Env();
   double value = index < info.Length() && info[index].IsNumber()
                      ? info[index].As<Napi::Number>().DoubleValue()
                      : -1;
-  if (!(value >= minimum) || value > 1e9) {
+  bool in_range = value >= minimum && value <= 1e9;
+  if (!in_range || (integer && value != static_cast<double>(
+                                             static_cast<int64_t>(value)))) {
     throw Napi::RangeError::New(
-        env, std::string("Expected ") + name + " to be a number from " +
-                 std::to_string(static_cast<long long>(minimum)) +
-                 " to 1e9");
+        env, std::string("Expected ") + name + " to be " +
+                 (integer ? "an integer" : "a number") + " from " +
+                 minimum_text + " to 1e9");
   }
   return value;
+}
+
+double ReadRate(const Napi::CallbackInfo& info, size_t index) {
+  return ReadNumber(info, index, "requestsPerSecond", 0.001, "0.001", false);
+}
+
+double ReadBurst(const Napi::CallbackInfo& info, size_t index) {
+  return ReadNumber(info, index, "burst", 1, "1", false);
 }
 
 class TokenBucketWrap : public Napi::ObjectWrap<TokenBucketWrap> {
@@ -42,8 +55,8 @@ class TokenBucketWrap : public Napi::ObjectWrap<TokenBucketWrap> {
     if (info.Length() < 1 || !info[0].IsString()) {
       throw Napi::TypeError::New(env, "Expected name to be a string");
     }
-    double rate = ReadPositive(info, 1, "requestsPerSecond", 0.001);
-    double burst = ReadPositive(info, 2, "burst", 1);
+    double rate = ReadRate(info, 1);
+    double burst = ReadBurst(info, 2);
     bucket_ = TokenBucket::Get(info[0].As<Napi::String>().Utf8Value(), rate,
                                burst);
   }
@@ -53,14 +66,15 @@ class TokenBucketWrap : public Napi::ObjectWrap<TokenBucketWrap> {
   Napi::Value TryAcquire(const Napi::CallbackInfo& info) {
     uint32_t count = 1;
     if (info.Length() > 0 && !info[0].IsUndefined()) {
-      count = static_cast<uint32_t>(ReadPositive(info, 0, "count", 1));
+      count = static_cast<uint32_t>(
+          ReadNumber(info, 0, "count", 1, "1", true));
     }
     return Napi::Boolean::New(info.Env(), bucket_->TryAcquire(count));
   }
 
   Napi::Value Configure(const Napi::CallbackInfo& info) {
-    bucket_->Configure(ReadPositive(info, 0, "requestsPerSecond", 0.001),
-                       ReadPositive(info, 1, "burst", 1));
+    double rate = ReadRate(info, 0);
+    bucket_->Configure(rate, ReadBurst(info, 1));
     return info.Env().Undefined();
   }
 

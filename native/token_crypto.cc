@@ -57,8 +57,11 @@ bool GcmEncrypt(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
   output->resize(offset + kGcmIvBytes + input.data_size + kGcmTagBytes);
   uint8_t* ciphertext = output->data() + offset + kGcmIvBytes;
   CK_ULONG written = input.data_size + kGcmTagBytes;
-  rv = p11->C_Encrypt(session, const_cast<uint8_t*>(input.data),
-                      input.data_size, ciphertext, &written);
+  // An empty plaintext is valid GCM, but SoftHSM2 rejects a null data
+  // pointer with CKR_ARGUMENTS_BAD, so it gets a valid one.
+  uint8_t no_data = 0;
+  uint8_t* data = input.data_size > 0 ? const_cast<uint8_t*>(input.data) : &no_data;
+  rv = p11->C_Encrypt(session, data, input.data_size, ciphertext, &written);
   if (rv != CKR_OK || written != input.data_size + kGcmTagBytes) {
     *point = FailurePoint::kMidOperation;
     *failure = rv != CKR_OK
@@ -124,6 +127,10 @@ bool GcmDecrypt(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
       if (p11->C_GetSessionInfo(session, &info) == CKR_OK) {
         failure->category = FailureCategory::kAuthentication;
       }
+    }
+    if (failure->category == FailureCategory::kAuthentication) {
+      failure->message += ": the AES-GCM tag did not verify, so the key, IV, "
+                          "AAD or ciphertext differs from the encryption";
     }
     return false;
   }

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 /** Category of a failed HSM call, which tells the caller how to react. */
 export type FailureCategory =
@@ -100,6 +101,7 @@ export interface HsmStats {
   /** Jobs rejected because the queue was full. */
   rejected: number;
   queued: number;
+  /** Sessions open now; each thread opens its session with its first job. */
   sessions: number;
   threads: number;
   reconnects: number;
@@ -191,6 +193,7 @@ export interface TokenBucket {
 
 interface Addon {
   setErrorClasses(pkcs11Error: typeof Pkcs11Error, hsmError: typeof HsmError): void;
+  shutdown(): void;
   rvName(rv: number): string;
   openHsm(options: OpenHsmOptions): Promise<Hsm>;
   TokenBucket: new (name: string, requestsPerSecond: number, burst: number) => TokenBucket;
@@ -221,6 +224,12 @@ function loadAddon(): Addon {
 }
 
 const addon = loadAddon();
+
+// When the process exits (normally, through process.exit() or an uncaught
+// exception), executor threads must leave the PKCS#11 modules before the
+// modules' static destructors run. Worker threads exit on their own; only
+// the main thread's exit ends the process.
+if (isMainThread) process.on('exit', () => addon.shutdown());
 
 /** Logs in to a token and starts its executor; resolves to the HSM handle. */
 export function openHsm(options: OpenHsmOptions): Promise<Hsm> {

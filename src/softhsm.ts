@@ -34,9 +34,9 @@ export interface ProvisionOptions {
   dir: string;
   /** One label per token (HSM) to create; existing tokens are kept. */
   tokenLabels: string[];
-  /** PIN of the crypto user on every token (4 to 255 characters). */
+  /** PIN of the crypto user on every token (4 to 255 bytes). */
   userPin: string;
-  /** PIN of the security officer on every token. */
+  /** PIN of the security officer on every token (4 to 255 bytes). */
   soPin: string;
 }
 
@@ -114,6 +114,14 @@ function validateLabel(label: string): void {
   }
 }
 
+/** SoftHSM2 accepts PINs of 4 to 255 bytes. */
+function validatePin(pin: string, name: string): void {
+  const bytes = typeof pin === 'string' ? Buffer.byteLength(pin, 'utf8') : 0;
+  if (bytes < 4 || bytes > 255) {
+    throw new RangeError(`Invalid ${name}: a SoftHSM2 PIN has 4 to 255 bytes; choose one of that length`);
+  }
+}
+
 function listTokenLabels(utilPath: string, env: NodeJS.ProcessEnv): Set<string> {
   const output = execFileSync(utilPath, ['--show-slots'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const labels = new Set<string>();
@@ -131,6 +139,8 @@ function listTokenLabels(utilPath: string, env: NodeJS.ProcessEnv): Set<string> 
  */
 export function provisionSoftHsm(options: ProvisionOptions): SoftHsmTokenSet {
   options.tokenLabels.forEach(validateLabel);
+  validatePin(options.userPin, 'userPin');
+  validatePin(options.soPin, 'soPin');
   const { modulePath, utilPath } = ensureSoftHsmInstalled();
 
   const dir = resolve(options.dir);
@@ -158,11 +168,18 @@ export function provisionSoftHsm(options: ProvisionOptions): SoftHsmTokenSet {
     if (existing.has(label)) continue;
     // NOTE: softhsm2-util takes the PINs as arguments, so they are visible in
     // the process list for the few milliseconds the command runs.
-    execFileSync(
-      utilPath,
-      ['--init-token', '--free', '--label', label, '--so-pin', options.soPin, '--pin', options.userPin],
-      { env, stdio: 'pipe' },
-    );
+    try {
+      execFileSync(
+        utilPath,
+        ['--init-token', '--free', '--label', label, '--so-pin', options.soPin, '--pin', options.userPin],
+        { env, stdio: 'pipe' },
+      );
+    } catch (error) {
+      // The error of execFileSync quotes the command line, PINs included, so
+      // only the tool's own output is passed on.
+      const output = String((error as { stderr?: Buffer }).stderr ?? '').trim() || 'no output';
+      throw new Error(`softhsm2-util could not create token "${label}" in ${tokenDir}: ${output}`);
+    }
     log('created SoftHSM2 token %s in %s', label, tokenDir);
   }
 

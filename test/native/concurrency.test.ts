@@ -1,4 +1,5 @@
 // Many requests in flight at once, from one thread and from worker_threads.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,5 +96,42 @@ describe('Hsm and the event loop', () => {
       );
     });
     expect(output).toBe('settled 100\n');
+  });
+});
+
+describe('Hsm at process and worker exit', () => {
+  const runChild = (mode: 'exit' | 'throw') =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/exit-mid-flight.ts')], {
+        env: { ...process.env, MODULE_PATH: tokens.modulePath, TOKEN_LABEL: 'concurrency-0', PIN: tokens.pin, EXIT_MODE: mode },
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+    });
+
+  it.each([1, 2, 3])('exits cleanly through process.exit mid-flight (run %i)', async () => {
+    const { code, signal } = await runChild('exit');
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+  });
+
+  it.each([1, 2, 3])('exits cleanly on an uncaught exception mid-flight (run %i)', async () => {
+    const { code, signal, stderr } = await runChild('throw');
+    expect(signal).toBeNull();
+    expect(code).toBe(1);
+    expect(stderr).toContain('deliberate uncaught exception');
+  });
+
+  it('survives terminating a worker with jobs in flight', async () => {
+    const worker = new Worker(join(import.meta.dirname, 'fixtures/terminate-worker.mjs'), {
+      workerData: { addonPath, module: tokens.modulePath, tokenLabel: 'concurrency-0', pin: tokens.pin, keyId: 'concurrency-key' },
+    });
+    await new Promise((resolve) => worker.once('message', resolve));
+    await worker.terminate();
+
+    const sealed = await hsm.encrypt(keyId, aad, Buffer.from('after terminate'));
+    const opened = await hsm.decrypt(keyId, aad, sealed.subarray(0, 12), sealed.subarray(12));
+    expect(opened.toString()).toBe('after terminate');
   });
 });

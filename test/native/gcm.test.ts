@@ -48,6 +48,13 @@ describe('Hsm encrypt and decrypt', () => {
     expect(opened.equals(plaintext)).toBe(true);
   });
 
+  it('round-trips an empty plaintext', async () => {
+    const sealed = await hsm.encrypt(keyId, aad, Buffer.alloc(0));
+    expect(sealed.length).toBe(12 + 16);
+    const opened = await hsm.decrypt(keyId, aad, sealed.subarray(0, 12), sealed.subarray(12));
+    expect(opened.length).toBe(0);
+  });
+
   it('uses a fresh IV for every encryption', async () => {
     const plaintext = Buffer.from('same input');
     const first = await hsm.encrypt(keyId, aad, plaintext);
@@ -68,6 +75,7 @@ describe('Hsm encrypt and decrypt', () => {
     expect(error).toBeInstanceOf(Pkcs11Error);
     expect(error.function).toBe('C_Decrypt');
     expect(error.category).toBe('authentication');
+    expect(error.message).toContain('the AES-GCM tag did not verify');
   });
 
   it('rejects changed AAD as an authentication failure', async () => {
@@ -195,6 +203,12 @@ describe('Hsm random and data keys', () => {
     expect(opened.equals(dataKey.plaintext!)).toBe(true);
   });
 
+  it('requires a boolean returnPlaintext', () => {
+    expect(() => hsm.generateDataKey(keyId, aad, 32, 'false' as unknown as boolean)).toThrow(
+      'Expected returnPlaintext to be a boolean',
+    );
+  });
+
   it('omits the plaintext when not asked for', async () => {
     const dataKey = await hsm.generateDataKey(keyId, aad, 64, false);
     expect(dataKey.plaintext).toBeUndefined();
@@ -247,10 +261,15 @@ describe('openHsm', () => {
   });
 
   it('rejects calls after close without touching the token', async () => {
-    const closing = await openHsm({ module: tokens.modulePath, tokenLabel: 'gcm-1', pin: tokens.pin });
+    const closing = await openHsm({ module: tokens.modulePath, tokenLabel: 'gcm-1', pin: tokens.pin, sessions: 2 });
     await closing.close();
     expect(closing.isOpen).toBe(false);
     const error = await expectRejection(closing.encrypt(otherKeyId, aad, Buffer.from('x')));
     expect(error.category).toBe('closed');
+    expect(() => closing.stats()).toThrow(expect.objectContaining({ name: 'HsmError', category: 'closed' }));
+
+    const sealed = await hsm.encrypt(keyId, aad, Buffer.from('x'));
+    const moved = hsm.reEncrypt(keyId, aad, sealed.subarray(0, 12), sealed.subarray(12), closing, otherKeyId, aad);
+    expect((await expectRejection(moved)).category).toBe('closed');
   });
 });

@@ -66,6 +66,26 @@ describe('TokenBucket', () => {
   });
 
   it('rejects a rate that is not positive', () => {
-    expect(() => tokenBucket('bad-rate', 0, 1)).toThrow('Expected requestsPerSecond to be a number from 0 to 1e9');
+    expect(() => tokenBucket('bad-rate', 0, 1)).toThrow('Expected requestsPerSecond to be a number from 0.001 to 1e9');
+  });
+});
+
+describe('TokenBucket edge cases', () => {
+  it('rejects a count larger than the burst at any rate', () => {
+    const bucket = tokenBucket('overflow-test', 0.5, 1);
+    expect(bucket.tryAcquire(576_460_753)).toBe(false);
+    expect(bucket.tryAcquire(2)).toBe(false);
+    expect(bucket.stats().granted).toBe(0);
+  });
+
+  it('rejects a fractional count', () => {
+    const bucket = tokenBucket('fraction-test', 10, 10);
+    expect(() => bucket.tryAcquire(1.5)).toThrow('Expected count to be an integer from 1 to 1e9');
+  });
+
+  it('names the real minimum rate', () => {
+    expect(() => tokenBucket('minimum-test', 0.0001, 1)).toThrow(
+      'Expected requestsPerSecond to be a number from 0.001 to 1e9',
+    );
   });
 });
