@@ -91,11 +91,22 @@ export function startConnection(engine: Engine, record: CustomKeyStoreRecord): v
     .catch((error: Error) => log('reconciliation after connecting %s failed: %s', record.customKeyStoreId, error.message));
 }
 
+/**
+ * Disconnects a store that is CONNECTED, CONNECTING or FAILED. A store that
+ * is DISCONNECTED or DISCONNECTING is rejected, as in AWS KMS.
+ */
 export async function disconnectCustomKeyStore(engine: Engine, request: CustomKeyStoreIdRequest): Promise<void> {
   const customKeyStoreId = validateCustomKeyStoreIdMember(request.CustomKeyStoreId);
   engine.keyStore(customKeyStoreId);
+  const connection = engine.connection(customKeyStoreId);
+  if (connection.state === 'DISCONNECTED' || connection.state === 'DISCONNECTING') {
+    throw new CustomKeyStoreInvalidStateException(
+      `Custom key store ${customKeyStoreId} is already ${connection.state}. ` +
+        'Disconnect a store only while it is CONNECTED, CONNECTING or FAILED.',
+    );
+  }
   engine.metadata.setDesiredConnectionState(customKeyStoreId, 'DISCONNECTED');
-  await engine.connection(customKeyStoreId).disconnect();
+  await connection.disconnect();
 }
 
 function describeEntry(engine: Engine, record: CustomKeyStoreRecord): CustomKeyStoreEntry {

@@ -21,14 +21,13 @@ export function effectiveKeyState(engine: Engine, key: KeyRecord): KeyState {
 
 /**
  * Checks that `key` may be used for a cryptographic operation and returns
- * the cluster to run it on. Throws the exception AWS KMS returns for each
- * state: DisabledException for a disabled key, KMSInvalidStateException for
- * every other reason, with the cause in the message.
+ * the cluster to run it on. Throws the exception AWS KMS returns for the
+ * effective key state: DisabledException for a disabled key,
+ * KMSInvalidStateException for every other reason, with the cause in the
+ * message. A disabled key whose store is not CONNECTED is Unavailable, so
+ * it gets KMSInvalidStateException.
  */
 export function clusterForCrypto(engine: Engine, key: KeyRecord): Cluster {
-  if (key.keyState === 'Disabled') {
-    throw new DisabledException(`${key.arn} is disabled. Enable it with EnableKey.`);
-  }
   if (key.keyState === 'PendingDeletion') {
     throw new KMSInvalidStateException(
       `${key.arn} is pending deletion. Cancel the deletion with CancelKeyDeletion to use it again.`,
@@ -42,6 +41,9 @@ export function clusterForCrypto(engine: Engine, key: KeyRecord): Cluster {
       `${key.arn} is unavailable because its custom key store ${key.customKeyStoreId} is ${connection.state}, ` +
         'not CONNECTED. Connect it with ConnectCustomKeyStore.',
     );
+  }
+  if (key.keyState === 'Disabled') {
+    throw new DisabledException(`${key.arn} is disabled. Enable it with EnableKey.`);
   }
   if (cluster.activeHsmCount === 0) {
     throw new KMSInvalidStateException(
