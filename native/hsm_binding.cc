@@ -445,6 +445,15 @@ Napi::Value OpenHsm(const Napi::CallbackInfo& info) {
       copies.IsUndefined() || copies.ToBoolean().Value();
   executor_options.hsm_generates_iv =
       options.Get("hsmGeneratesIv").ToBoolean().Value();
+  Napi::Value spin = options.Get("idleSpinMicroseconds");
+  if (!spin.IsUndefined()) {
+    double microseconds = spin.IsNumber() ? spin.As<Napi::Number>().DoubleValue() : -1;
+    if (!(microseconds >= 0 && microseconds <= 100000)) {
+      throw Napi::RangeError::New(
+          env, "Expected options.idleSpinMicroseconds to be a number from 0 to 100000");
+    }
+    executor_options.idle_spin_microseconds = static_cast<uint32_t>(microseconds);
+  }
 
   auto* worker = new OpenWorker(env, std::move(module_path),
                                 std::move(token_label), std::move(pin),

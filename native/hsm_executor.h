@@ -28,6 +28,8 @@ struct ExecutorOptions {
   size_t max_queue = 65536;
   bool session_key_copies = true;
   bool hsm_generates_iv = false;
+  // How long an idle thread polls for work before it sleeps.
+  uint32_t idle_spin_microseconds = 0;
 };
 
 struct ExecutorStats {
