@@ -59,6 +59,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("shutdown", Napi::Function::New(env, Shutdown));
   InitHsmBinding(env, exports, *data);
   InitTokenBucketBinding(env, exports, *data);
+  InitWrappingKeyBinding(env, exports);
   return exports;
 }
 

@@ -41,6 +41,9 @@ void InitHsmBinding(Napi::Env env, Napi::Object exports, AddonData& data);
 void InitTokenBucketBinding(Napi::Env env, Napi::Object exports,
                             AddonData& data);
 
+// Registers createWrappingKey on `exports`.
+void InitWrappingKeyBinding(Napi::Env env, Napi::Object exports);
+
 // Settles the promise of a finished job (installed in the completion queue).
 void SettleJob(Napi::Env env, Job& job);
 

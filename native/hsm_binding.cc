@@ -122,6 +122,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
             InstanceMethod<&HsmWrap::GenerateDataKey>("generateDataKey"),
             InstanceMethod<&HsmWrap::GenerateRandom>("generateRandom"),
             InstanceMethod<&HsmWrap::GenerateKey>("generateKey"),
+            InstanceMethod<&HsmWrap::ReplicateKey>("replicateKey"),
             InstanceMethod<&HsmWrap::DestroyKey>("destroyKey"),
             InstanceMethod<&HsmWrap::HasKey>("hasKey"),
             InstanceMethod<&HsmWrap::KeyAttributes>("keyAttributes"),
@@ -169,9 +170,9 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     if (!slot_->executor) {
       failure = EngineFailure(FailureCategory::kClosed,
                               "The HSM \"" + token_.label + "\" is closed");
-    } else if (job->kind == JobKind::kReEncrypt && !job->destination) {
-      failure = EngineFailure(FailureCategory::kClosed,
-                              "The destination HSM of reEncrypt is closed");
+    } else if ((job->kind == JobKind::kReEncrypt || job->kind == JobKind::kReplicateKey) &&
+               !job->destination) {
+      failure = EngineFailure(FailureCategory::kClosed, "The destination HSM is closed");
     } else if (slot_->executor->Submit(job, &failure)) {
       data.completions->JobStarted();
       return Napi::Value(env, promise);
@@ -207,13 +208,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kReEncrypt);
     ReadDecryptArguments(info, job.get());
-    if (info.Length() < 5 || !info[4].IsObject() ||
-        !info[4].As<Napi::Object>().InstanceOf(
-            GetAddonData(env).hsm_constructor.Value())) {
-      throw Napi::TypeError::New(env, "Expected destination to be an Hsm");
-    }
-    HsmWrap* destination = HsmWrap::Unwrap(info[4].As<Napi::Object>());
-    job->destination = destination->executor();
+    job->destination = ReadDestination(info, 4);
     job->destination_key_id = ReadId(info, 5, "destinationKeyId");
     job->destination_aad = ReadVector(info, 6, "destinationAad", 1, kMaxAadBytes);
     return Submit(env, std::move(job));
@@ -251,14 +246,43 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     return Submit(env, std::move(job));
   }
 
-  // generateKey(keyId, label) -> Promise<void>
+  // generateKey(keyId, label, replicable = false) -> Promise<void>
   Napi::Value GenerateKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kGenerateKey);
     job->key_id = ReadId(info, 0, "keyId");
     ByteView label = ReadBytes(info, 1, "label", 0, kMaxLabelBytes);
     job->label.assign(reinterpret_cast<const char*>(label.data), label.size);
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      if (!info[2].IsBoolean()) {
+        throw Napi::TypeError::New(env, "Expected replicable to be a boolean");
+      }
+      job->replicable = info[2].As<Napi::Boolean>().Value();
+    }
     return Submit(env, std::move(job));
+  }
+
+  // replicateKey(keyId, wrappingKeyId, destination, label) -> Promise<boolean>
+  // Copies the key to the destination HSM wrapped under the wrapping key;
+  // resolves to false when the destination already had it.
+  Napi::Value ReplicateKey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto job = NewJob(env, JobKind::kReplicateKey);
+    job->key_id = ReadId(info, 0, "keyId");
+    job->wrapping_key_id = ReadId(info, 1, "wrappingKeyId");
+    job->destination = ReadDestination(info, 2);
+    ByteView label = ReadBytes(info, 3, "label", 0, kMaxLabelBytes);
+    job->label.assign(reinterpret_cast<const char*>(label.data), label.size);
+    return Submit(env, std::move(job));
+  }
+
+  std::shared_ptr<HsmExecutor> ReadDestination(const Napi::CallbackInfo& info, size_t index) {
+    Napi::Env env = info.Env();
+    if (info.Length() <= index || !info[index].IsObject() ||
+        !info[index].As<Napi::Object>().InstanceOf(GetAddonData(env).hsm_constructor.Value())) {
+      throw Napi::TypeError::New(env, "Expected destination to be an Hsm");
+    }
+    return HsmWrap::Unwrap(info[index].As<Napi::Object>())->executor();
   }
 
   // destroyKey(keyId) -> Promise<boolean: whether the key existed>
@@ -481,6 +505,7 @@ Napi::Object AttributesToJs(Napi::Env env, const KeyAttributes& attributes) {
   result.Set("sign", attributes.sign);
   result.Set("verify", attributes.verify);
   result.Set("derive", attributes.derive);
+  result.Set("wrapWithTrusted", attributes.wrap_with_trusted);
   return result;
 }
 
@@ -510,6 +535,7 @@ Napi::Value ResultOf(Napi::Env env, Job& job) {
       return env.Undefined();
     case JobKind::kDestroyKey:
     case JobKind::kHasKey:
+    case JobKind::kReplicateKey:
       return Napi::Boolean::New(env, job.found);
     case JobKind::kKeyAttributes:
       return AttributesToJs(env, job.attributes);

@@ -87,20 +87,24 @@ bool Decrypt(Core& core, CK_SESSION_HANDLE session, Job& job,
 
 bool ReEncrypt(Core& core, CK_SESSION_HANDLE session, Job& job,
                FailurePoint* point, Failure* failure) {
-  if (!job.decrypted) {
+  if (!job.first_half_done) {
     // The plaintext stays in native memory (secret_input) and is wiped with
     // the job, so JavaScript never receives it.
     if (!Decrypt(core, session, job, &job.secret_input, point, failure)) {
       return false;
     }
-    job.decrypted = true;
+    job.first_half_done = true;
     if (job.destination->core() != &core) return true;  // forwarded later
   }
-  bool encrypted = Encrypt(core, session, job.destination_key_id,
-                           job.destination_aad, job.secret_input, &job.output,
-                           point, failure);
+  // On failure the plaintext stays for a retry on a fresh session; the job
+  // wipes it when it is destroyed.
+  if (!Encrypt(core, session, job.destination_key_id, job.destination_aad,
+               job.secret_input, &job.output, point, failure)) {
+    return false;
+  }
   job.secret_input.Wipe();
-  return encrypted;
+  job.second_half_done = true;
+  return true;
 }
 
 bool GenerateDataKey(Core& core, CK_SESSION_HANDLE session, Job& job,
@@ -131,7 +135,60 @@ bool GenerateKey(Core& core, CK_SESSION_HANDLE session, Job& job,
     return false;
   }
   CK_OBJECT_HANDLE key;
-  return GenerateAesKey(p11, session, job.key_id, job.label, &key, failure);
+  return GenerateAesKey(p11, session, job.key_id, job.label, job.replicable,
+                        &key, failure);
+}
+
+// Finds a token object that must exist, or fails with kNotFound naming it.
+bool FindRequired(Core& core, CK_SESSION_HANDLE session, const std::string& id,
+                  const char* what, CK_OBJECT_HANDLE* object,
+                  Failure* failure) {
+  if (!FindKeyById(core.pool.functions(), session, id, object, failure)) {
+    return false;
+  }
+  if (*object == CK_INVALID_HANDLE) {
+    *failure = EngineFailure(FailureCategory::kNotFound,
+                             std::string("No ") + what + " with this CKA_ID is in token \"" +
+                                 core.pool.token().label + "\"");
+    return false;
+  }
+  return true;
+}
+
+// Copies a key to another HSM in two halves: here it is wrapped under the
+// cluster wrapping key, and the destination unwraps it. Only the wrapped
+// form crosses between the tokens, in native memory.
+bool ReplicateKey(Core& core, CK_SESSION_HANDLE session, Job& job,
+                  Failure* failure) {
+  CK_FUNCTION_LIST* p11 = core.pool.functions();
+  CK_OBJECT_HANDLE wrapping_key;
+  if (!job.first_half_done) {
+    CK_OBJECT_HANDLE key;
+    if (!FindRequired(core, session, job.key_id, "AES key", &key, failure) ||
+        !FindRequired(core, session, job.wrapping_key_id, "wrapping key",
+                      &wrapping_key, failure) ||
+        !WrapKey(p11, session, wrapping_key, key, &job.secret_input, failure)) {
+      return false;
+    }
+    job.first_half_done = true;
+    if (job.destination->core() != &core) return true;  // forwarded later
+  }
+
+  CK_OBJECT_HANDLE existing;
+  if (!FindKeyById(p11, session, job.key_id, &existing, failure)) return false;
+  job.found = existing == CK_INVALID_HANDLE;
+  if (job.found) {
+    CK_OBJECT_HANDLE copy;
+    if (!FindRequired(core, session, job.wrapping_key_id, "wrapping key",
+                      &wrapping_key, failure) ||
+        !UnwrapKey(p11, session, wrapping_key, job.secret_input, job.key_id,
+                   job.label, &copy, failure)) {
+      return false;  // the wrapped key stays for a retry
+    }
+  }
+  job.secret_input.Wipe();
+  job.second_half_done = true;
+  return true;
 }
 
 bool DestroyKey(Core& core, CK_SESSION_HANDLE session, Job& job,
@@ -173,6 +230,8 @@ bool Execute(Core& core, CK_SESSION_HANDLE session, Job& job, bool is_retry,
                             job.size, failure);
     case JobKind::kGenerateKey:
       return GenerateKey(core, session, job, is_retry, failure);
+    case JobKind::kReplicateKey:
+      return ReplicateKey(core, session, job, failure);
     case JobKind::kDestroyKey:
       return DestroyKey(core, session, job, failure);
     case JobKind::kHasKey: {
@@ -334,8 +393,10 @@ void WorkerLoop(std::shared_ptr<Core> core) {
     auto started = std::chrono::steady_clock::now();
     for (std::unique_ptr<Job>& job : batch) {
       RunJob(*core, *job, &session);
-      bool forward = job->kind == JobKind::kReEncrypt && !job->failure &&
-                     job->decrypted && job->output.empty();
+      bool two_halves = job->kind == JobKind::kReEncrypt ||
+                        job->kind == JobKind::kReplicateKey;
+      bool forward = two_halves && !job->failure && job->first_half_done &&
+                     job->destination->core() != core.get() && !job->second_half_done;
       if (forward) {
         Forward(job, &done);
         continue;

@@ -32,6 +32,8 @@ enum class JobKind {
   kDestroyKey,       // key_id -> found
   kHasKey,           // key_id -> found
   kKeyAttributes,    // key_id -> attributes
+  kReplicateKey,     // wrap key_id under wrapping_key_id here, unwrap it on
+                     // destination -> found (false when already there)
 };
 
 struct Job {
@@ -50,13 +52,17 @@ struct Job {
   SecureBuffer secret_input;        // plaintext to encrypt
   size_t size = 0;                  // bytes of random or of a data key
   bool return_plaintext = false;    // kGenerateDataKey
+  bool replicable = false;          // kGenerateKey
+  std::string wrapping_key_id;      // kReplicateKey
 
-  // kReEncrypt: the second half runs on the destination executor, which
-  // the job keeps alive until it is done.
+  // kReEncrypt and kReplicateKey: the second half runs on the destination
+  // executor, which the job keeps alive until it is done. Between the halves
+  // secret_input holds the plaintext or the wrapped key.
   std::shared_ptr<HsmExecutor> destination;
   std::string destination_key_id;
   std::vector<uint8_t> destination_aad;
-  bool decrypted = false;
+  bool first_half_done = false;
+  bool second_half_done = false;
 
   // Results.
   std::vector<uint8_t> output;

@@ -24,8 +24,9 @@ CK_ATTRIBUTE Bytes(CK_ATTRIBUTE_TYPE type, const std::string& value) {
 
 bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
                     const std::string& id, const std::string& label,
-                    CK_OBJECT_HANDLE* key, Failure* failure) {
+                    bool replicable, CK_OBJECT_HANDLE* key, Failure* failure) {
   CK_ULONG value_length = 32;
+  CK_BBOOL* extractable = replicable ? &kTrue : &kFalse;
   CK_ATTRIBUTE key_template[] = {
       {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
       {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
@@ -35,7 +36,8 @@ bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
       Bool(CKA_TOKEN, &kTrue),
       Bool(CKA_PRIVATE, &kTrue),
       Bool(CKA_SENSITIVE, &kTrue),
-      Bool(CKA_EXTRACTABLE, &kFalse),
+      Bool(CKA_EXTRACTABLE, extractable),
+      Bool(CKA_WRAP_WITH_TRUSTED, extractable),
       Bool(CKA_ENCRYPT, &kTrue),
       Bool(CKA_DECRYPT, &kTrue),
       Bool(CKA_WRAP, &kFalse),
@@ -49,6 +51,89 @@ bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
                                 std::size(key_template), key);
   if (rv != CKR_OK) {
     *failure = Pkcs11Failure("C_GenerateKey", rv);
+    return false;
+  }
+  return true;
+}
+
+bool CreateTrustedWrappingKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                              const std::string& id, const std::string& label,
+                              const SecureBuffer& value, Failure* failure) {
+  CK_ATTRIBUTE key_template[] = {
+      {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
+      {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
+      {CKA_VALUE, const_cast<uint8_t*>(value.data()), value.size()},
+      Bytes(CKA_ID, id),
+      Bytes(CKA_LABEL, label),
+      Bool(CKA_TOKEN, &kTrue),
+      // The security officer can create only public objects.
+      Bool(CKA_PRIVATE, &kFalse),
+      Bool(CKA_SENSITIVE, &kTrue),
+      Bool(CKA_EXTRACTABLE, &kFalse),
+      Bool(CKA_TRUSTED, &kTrue),
+      Bool(CKA_WRAP, &kTrue),
+      Bool(CKA_UNWRAP, &kTrue),
+      Bool(CKA_ENCRYPT, &kFalse),
+      Bool(CKA_DECRYPT, &kFalse),
+      Bool(CKA_SIGN, &kFalse),
+      Bool(CKA_VERIFY, &kFalse),
+      Bool(CKA_DERIVE, &kFalse),
+  };
+  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+  CK_RV rv = p11->C_CreateObject(session, key_template, std::size(key_template), &key);
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_CreateObject", rv);
+    return false;
+  }
+  return true;
+}
+
+bool WrapKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+             CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+             SecureBuffer* wrapped, Failure* failure) {
+  CK_MECHANISM mechanism = {CKM_AES_KEY_WRAP, nullptr, 0};
+  // RFC 3394 adds 8 bytes to the 32-byte key; room for more keeps a module
+  // with a different padding from failing on the size.
+  wrapped->Reset(64);
+  CK_ULONG length = wrapped->size();
+  CK_RV rv = p11->C_WrapKey(session, &mechanism, wrapping_key, key, wrapped->data(), &length);
+  if (rv != CKR_OK) {
+    wrapped->Wipe();
+    *failure = Pkcs11Failure("C_WrapKey", rv);
+    return false;
+  }
+  wrapped->Truncate(length);
+  return true;
+}
+
+bool UnwrapKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+               CK_OBJECT_HANDLE unwrapping_key, const SecureBuffer& wrapped,
+               const std::string& id, const std::string& label,
+               CK_OBJECT_HANDLE* key, Failure* failure) {
+  CK_ATTRIBUTE key_template[] = {
+      {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
+      {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
+      Bytes(CKA_ID, id),
+      Bytes(CKA_LABEL, label),
+      Bool(CKA_TOKEN, &kTrue),
+      Bool(CKA_PRIVATE, &kTrue),
+      Bool(CKA_SENSITIVE, &kTrue),
+      Bool(CKA_EXTRACTABLE, &kTrue),
+      Bool(CKA_WRAP_WITH_TRUSTED, &kTrue),
+      Bool(CKA_ENCRYPT, &kTrue),
+      Bool(CKA_DECRYPT, &kTrue),
+      Bool(CKA_WRAP, &kFalse),
+      Bool(CKA_UNWRAP, &kFalse),
+      Bool(CKA_SIGN, &kFalse),
+      Bool(CKA_VERIFY, &kFalse),
+      Bool(CKA_DERIVE, &kFalse),
+  };
+  CK_MECHANISM mechanism = {CKM_AES_KEY_WRAP, nullptr, 0};
+  CK_RV rv = p11->C_UnwrapKey(session, &mechanism, unwrapping_key,
+                              const_cast<uint8_t*>(wrapped.data()), wrapped.size(),
+                              key_template, std::size(key_template), key);
+  if (rv != CKR_OK) {
+    *failure = Pkcs11Failure("C_UnwrapKey", rv);
     return false;
   }
   return true;
@@ -119,7 +204,7 @@ bool DestroyObject(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
 bool ReadKeyAttributes(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
                        CK_OBJECT_HANDLE key, KeyAttributes* attributes,
                        Failure* failure) {
-  CK_BBOOL flags[13] = {};
+  CK_BBOOL flags[14] = {};
   CK_ULONG value_length = 0;
   char label[256] = {};
   CK_ATTRIBUTE query[] = {
@@ -136,6 +221,7 @@ bool ReadKeyAttributes(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
       Bool(CKA_SIGN, &flags[10]),
       Bool(CKA_VERIFY, &flags[11]),
       Bool(CKA_DERIVE, &flags[12]),
+      Bool(CKA_WRAP_WITH_TRUSTED, &flags[13]),
       {CKA_VALUE_LEN, &value_length, sizeof(value_length)},
       {CKA_LABEL, label, sizeof(label)},
   };
@@ -158,8 +244,9 @@ bool ReadKeyAttributes(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
   attributes->sign = flags[10] == CK_TRUE;
   attributes->verify = flags[11] == CK_TRUE;
   attributes->derive = flags[12] == CK_TRUE;
+  attributes->wrap_with_trusted = flags[13] == CK_TRUE;
   attributes->value_length = value_length;
-  attributes->label.assign(label, query[14].ulValueLen);
+  attributes->label.assign(label, query[15].ulValueLen);
   return true;
 }
 

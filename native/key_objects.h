@@ -4,10 +4,13 @@
 #ifndef HSM_KMS_KEY_OBJECTS_H_
 #define HSM_KMS_KEY_OBJECTS_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 #include "pkcs11_api.h"
+#include "secure_buffer.h"
 
 namespace hsm_kms {
 
@@ -28,13 +31,38 @@ struct KeyAttributes {
   bool sign = false;
   bool verify = false;
   bool derive = false;
+  bool wrap_with_trusted = false;
 };
 
-// Generates a 256-bit AES token key, private, sensitive, not extractable,
-// usable for encrypt and decrypt only.
+// Generates a 256-bit AES token key, private and sensitive, usable for
+// encrypt and decrypt only. A key that is not `replicable` is also not
+// extractable. A replicable key is extractable only under a trusted
+// wrapping key (CKA_WRAP_WITH_TRUSTED), which is how it is copied to the
+// other HSMs of a cluster; its value never leaves an HSM in clear.
 bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
                     const std::string& id, const std::string& label,
-                    CK_OBJECT_HANDLE* key, Failure* failure);
+                    bool replicable, CK_OBJECT_HANDLE* key, Failure* failure);
+
+// Imports the cluster wrapping key: a public, sensitive, not extractable
+// AES-256 token key marked CKA_TRUSTED, usable only to wrap and unwrap.
+// PKCS#11 lets only the security officer set CKA_TRUSTED, so `session`
+// must be logged in as the SO.
+bool CreateTrustedWrappingKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                              const std::string& id, const std::string& label,
+                              const SecureBuffer& value, Failure* failure);
+
+// Wraps `key` under `wrapping_key` with AES key wrap (RFC 3394).
+bool WrapKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+             CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
+             SecureBuffer* wrapped, Failure* failure);
+
+// Unwraps a key wrapped by WrapKey into a token key with the same
+// attributes that GenerateAesKey gives a replicable key, set explicitly
+// because unwrapped keys otherwise default to extractable.
+bool UnwrapKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+               CK_OBJECT_HANDLE unwrapping_key, const SecureBuffer& wrapped,
+               const std::string& id, const std::string& label,
+               CK_OBJECT_HANDLE* key, Failure* failure);
 
 // Finds the AES secret key whose CKA_ID equals `id` among the token objects.
 // Sets `*key` to CK_INVALID_HANDLE when there is none, and fails when more

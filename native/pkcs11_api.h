@@ -153,7 +153,8 @@ typedef struct CK_FUNCTION_LIST {
   CK_RV (*C_Login)(CK_SESSION_HANDLE session, CK_USER_TYPE user_type,
                    CK_UTF8CHAR* pin, CK_ULONG pin_len);
   CK_RV (*C_Logout)(CK_SESSION_HANDLE session);
-  CK_UNUSED_FUNCTION C_CreateObject;
+  CK_RV (*C_CreateObject)(CK_SESSION_HANDLE session, CK_ATTRIBUTE* templ,
+                          CK_ULONG count, CK_OBJECT_HANDLE* object);
   CK_RV (*C_CopyObject)(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                         CK_ATTRIBUTE* templ, CK_ULONG count,
                         CK_OBJECT_HANDLE* new_object);
@@ -312,6 +313,8 @@ typedef CK_RV (*CK_C_GetFunctionList)(CK_FUNCTION_LIST_PTR* list);
 #define CKR_USER_ALREADY_LOGGED_IN 0x00000100UL
 #define CKR_USER_NOT_LOGGED_IN 0x00000101UL
 #define CKR_USER_PIN_NOT_INITIALIZED 0x00000102UL
+#define CKR_USER_ANOTHER_ALREADY_LOGGED_IN 0x00000104UL
+#define CKR_KEY_NOT_WRAPPABLE 0x00000069UL
 #define CKR_BUFFER_TOO_SMALL 0x00000150UL
 #define CKR_CRYPTOKI_NOT_INITIALIZED 0x00000190UL
 #define CKR_CRYPTOKI_ALREADY_INITIALIZED 0x00000191UL

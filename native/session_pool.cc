@@ -49,8 +49,9 @@ void SessionPool::CloseAll() {
   }
 }
 
-bool SessionPool::FindSlot(Failure* failure) {
-  CK_FUNCTION_LIST* p11 = functions();
+bool FindTokenSlot(Pkcs11Module& module, const std::string& label,
+                   TokenDescription* token, Failure* failure) {
+  CK_FUNCTION_LIST* p11 = module.functions();
   CK_ULONG count = 0;
   CK_RV rv = p11->C_GetSlotList(CK_TRUE, nullptr, &count);
   if (rv != CKR_OK) {
@@ -69,29 +70,33 @@ bool SessionPool::FindSlot(Failure* failure) {
     CK_TOKEN_INFO info;
     rv = p11->C_GetTokenInfo(slot, &info);
     if (rv != CKR_OK) continue;  // a slot emptied since the list was read
-    if (FromPadded(info.label, sizeof(info.label)) != token_label_) continue;
+    if (FromPadded(info.label, sizeof(info.label)) != label) continue;
     if ((info.flags & CKF_USER_PIN_LOCKED) != 0) {
       *failure = Pkcs11Failure("C_GetTokenInfo", CKR_PIN_LOCKED);
-      failure->message = "The user PIN of token \"" + token_label_ +
+      failure->message = "The user PIN of token \"" + label +
                          "\" is locked; the security officer must reset it";
       return false;
     }
-    token_.slot = slot;
-    token_.label = token_label_;
-    token_.manufacturer = FromPadded(info.manufacturerID,
+    token->slot = slot;
+    token->label = label;
+    token->manufacturer = FromPadded(info.manufacturerID,
                                      sizeof(info.manufacturerID));
-    token_.model = FromPadded(info.model, sizeof(info.model));
-    token_.serial_number = FromPadded(info.serialNumber,
+    token->model = FromPadded(info.model, sizeof(info.model));
+    token->serial_number = FromPadded(info.serialNumber,
                                       sizeof(info.serialNumber));
     return true;
   }
   *failure = EngineFailure(FailureCategory::kNotFound,
-                           "No token labelled \"" + token_label_ +
+                           "No token labelled \"" + label +
                                "\" is present in the PKCS#11 module " +
-                               module_->path() +
+                               module.path() +
                                "; check the tokenLabel and the module's "
                                "configuration");
   return false;
+}
+
+bool SessionPool::FindSlot(Failure* failure) {
+  return FindTokenSlot(*module_, token_label_, &token_, failure);
 }
 
 bool SessionPool::OpenAnchorAndLogin(Failure* failure) {

@@ -30,6 +30,12 @@ struct TokenDescription {
   std::string serial_number;
 };
 
+// Finds the slot whose token is labelled `label`. Fails with kNotFound when
+// no present token has that label, and with CKR_PIN_LOCKED when the user PIN
+// of that token is locked.
+bool FindTokenSlot(Pkcs11Module& module, const std::string& label,
+                   TokenDescription* token, Failure* failure);
+
 // Handles of one key: the token object, and the handle that crypto uses,
 // which is a session copy of the token object when copies are enabled.
 struct KeyHandles {

@@ -132,6 +132,8 @@ export interface KeyAttributes {
   sign: boolean;
   verify: boolean;
   derive: boolean;
+  /** Only a CKA_TRUSTED wrapping key may wrap this key (true for replicable keys). */
+  wrapWithTrusted: boolean;
 }
 
 export interface GeneratedDataKey {
@@ -168,8 +170,18 @@ export interface Hsm {
     returnPlaintext: boolean,
   ): Promise<GeneratedDataKey>;
   generateRandom(numberOfBytes: number): Promise<Buffer>;
-  /** Generates an AES-256 token key: private, sensitive, not extractable, encrypt and decrypt only. */
-  generateKey(keyId: Uint8Array, label: Uint8Array): Promise<void>;
+  /**
+   * Generates an AES-256 token key: private, sensitive, encrypt and decrypt
+   * only, and not extractable. A `replicable` key is extractable only under a
+   * trusted wrapping key (CKA_WRAP_WITH_TRUSTED), so replicateKey can copy it.
+   */
+  generateKey(keyId: Uint8Array, label: Uint8Array, replicable?: boolean): Promise<void>;
+  /**
+   * Copies a replicable key to `destination`, wrapped under the wrapping key
+   * with CKA_ID `wrappingKeyId`, which both tokens must hold. The wrapped key
+   * stays in native memory. Resolves to false when the destination had it.
+   */
+  replicateKey(keyId: Uint8Array, wrappingKeyId: Uint8Array, destination: Hsm, label: Uint8Array): Promise<boolean>;
   /** Destroys the key; resolves to whether it existed. */
   destroyKey(keyId: Uint8Array): Promise<boolean>;
   /** Searches the token (not the handle cache) for the key. */
@@ -197,7 +209,19 @@ export interface TokenBucket {
   stats(): TokenBucketStats;
 }
 
+export interface CreateWrappingKeyOptions {
+  module: string;
+  tokenLabel: string;
+  /** PIN of the token's security officer; only the SO may mark a key CKA_TRUSTED. */
+  soPin: Uint8Array;
+  keyId: Uint8Array;
+  label: string;
+  /** The 32-byte key value; the same on every token of a cluster. The caller wipes it afterwards. */
+  value: Uint8Array;
+}
+
 interface Addon {
+  createWrappingKey(options: CreateWrappingKeyOptions): Promise<boolean>;
   setErrorClasses(pkcs11Error: typeof Pkcs11Error, hsmError: typeof HsmError): void;
   shutdown(): void;
   rvName(rv: number): string;
@@ -245,6 +269,16 @@ export function openHsm(options: OpenHsmOptions): Promise<Hsm> {
 /** Returns the process-wide bucket called `name`, created or reconfigured with this rate and burst. */
 export function tokenBucket(name: string, requestsPerSecond: number, burst: number): TokenBucket {
   return new addon.TokenBucket(name, requestsPerSecond, burst);
+}
+
+/**
+ * Imports a cluster wrapping key into a token as its security officer: a
+ * public, sensitive, not extractable AES-256 key marked CKA_TRUSTED, usable
+ * only to wrap and unwrap. Run it before any user session of this process
+ * is open on the token. Resolves to false when the key already existed.
+ */
+export function createWrappingKey(options: CreateWrappingKeyOptions): Promise<boolean> {
+  return addon.createWrappingKey(options);
 }
 
 /** Returns the CKR_ name of a PKCS#11 return value. */

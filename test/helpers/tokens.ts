@@ -6,6 +6,7 @@ import { provisionSoftHsm, type SoftHsmTokenSet } from '../../src/softhsm.js';
 
 export interface TestTokens extends SoftHsmTokenSet {
   pin: string;
+  soPin: string;
 }
 
 /**
@@ -17,15 +18,16 @@ export function useTestTokens(name: string, count: number): TestTokens {
   const root = process.env.HSM_KMS_TEST_ROOT;
   if (!root) throw new Error('HSM_KMS_TEST_ROOT is not set: run the tests through vitest and its global setup');
   const pin = randomBytes(8).toString('hex');
+  const soPin = randomBytes(8).toString('hex');
   const labels = Array.from({ length: count }, (_, index) => `${name}-${index}`);
   const tokenSet = provisionSoftHsm({
     dir: join(root, `${name}-${process.pid}`),
     tokenLabels: labels,
     userPin: pin,
-    soPin: randomBytes(8).toString('hex'),
+    soPin,
   });
   process.env.SOFTHSM2_CONF = tokenSet.confPath;
-  return { ...tokenSet, pin };
+  return { ...tokenSet, pin, soPin };
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */

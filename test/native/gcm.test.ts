@@ -137,6 +137,7 @@ describe('Hsm keys', () => {
       sign: false,
       verify: false,
       derive: false,
+      wrapWithTrusted: false,
     });
   });
 
