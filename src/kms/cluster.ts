@@ -1,5 +1,12 @@
 // A configured HSM cluster at run time: its HSM handles while its key store
-// is connected, its token bucket, and which HSMs hold which key material.
+// is connected, which of them are active, which key material each one lacks,
+// and its token bucket.
+//
+// An HSM is active while its handle is open and its last request did not
+// fail with a device or session error. An HSM that fails is marked inactive
+// at once and probed in the background with a small request, with backoff,
+// until it answers again; it then rejoins without a restart.
+import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
 import {
   HsmError,
@@ -15,14 +22,23 @@ import { ClusterMetrics } from './metrics.js';
 
 const log = debuglog('hsm-kms');
 
+const FIRST_PROBE_DELAY_MS = 100;
+const MAX_PROBE_DELAY_MS = 5_000;
+
 /** One HSM of the cluster and the engine's record of it. */
 interface HsmSlot {
   readonly tokenLabel: string;
   readonly pkcs11Module: string;
   hsm: Hsm | undefined;
+  active: boolean;
   lastError: string | undefined;
   /** CKA_IDs (hex) that a request found missing on this HSM. */
   readonly missingKeys: Set<string>;
+  /** Requests sent to this HSM and not yet settled. */
+  inFlight: number;
+  nextProbeAt: number;
+  probeDelayMs: number;
+  probing: boolean;
 }
 
 export interface HsmStatus {
@@ -32,8 +48,15 @@ export interface HsmStatus {
   reason?: string;
   sessions: number;
   queued: number;
+  inFlight: number;
   requestsServed: number;
   lastError?: string;
+}
+
+/** A handle to one HSM of a cluster, as requests see it. */
+export interface ClusterHsm {
+  readonly tokenLabel: string;
+  readonly hsm: Hsm;
 }
 
 /** A connection attempt that found no usable HSM; `code` is the KMS ConnectionErrorCode. */
@@ -67,6 +90,12 @@ function connectionErrorCode(error: unknown): ConnectionErrorCode {
   return 'INTERNAL_ERROR';
 }
 
+/** True for failures that say the HSM, not the request, is the problem. */
+export function isHsmFailure(error: unknown): boolean {
+  if (!(error instanceof Pkcs11Error) && !(error instanceof HsmError)) return false;
+  return error.category === 'device' || error.category === 'session' || error.category === 'closed';
+}
+
 // A credentials failure outranks an unreachable HSM in the reported code,
 // because fixing the password is what the user must do first.
 const CODE_PRIORITY: ConnectionErrorCode[] = [
@@ -82,6 +111,8 @@ export class Cluster {
   readonly bucket: TokenBucket;
   readonly metrics: ClusterMetrics;
   readonly #hsms: HsmSlot[];
+  #pin: Buffer | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
 
   constructor(config: ResolvedClusterConfig) {
     this.config = config;
@@ -91,8 +122,13 @@ export class Cluster {
       tokenLabel: hsm.tokenLabel,
       pkcs11Module: hsm.pkcs11Module,
       hsm: undefined,
+      active: false,
       lastError: undefined,
       missingKeys: new Set(),
+      inFlight: 0,
+      nextProbeAt: 0,
+      probeDelayMs: FIRST_PROBE_DELAY_MS,
+      probing: false,
     }));
   }
 
@@ -100,15 +136,20 @@ export class Cluster {
     return this.config.clusterId;
   }
 
-  /** HSMs whose handle is open. */
   get activeHsmCount(): number {
-    return this.#hsms.filter((slot) => slot.hsm?.isOpen).length;
+    return this.#hsms.filter((slot) => slot.active).length;
+  }
+
+  get configuredHsmCount(): number {
+    return this.#hsms.length;
   }
 
   /**
    * Opens every HSM of the cluster and logs in with `pin`. Succeeds when at
-   * least one HSM opens; otherwise throws a ClusterConnectError whose code
-   * describes the most telling failure.
+   * least one HSM opens; the others are probed in the background until they
+   * open. Otherwise throws a ClusterConnectError whose code describes the
+   * most telling failure. The cluster keeps a copy of the PIN while it is
+   * connected, to open HSMs that come back.
    */
   async connect(pin: Uint8Array): Promise<void> {
     for (const [name, value] of Object.entries(this.config.environment)) {
@@ -124,102 +165,201 @@ export class Cluster {
       );
     }
 
+    this.#pin = Buffer.from(pin);
     const codes: ConnectionErrorCode[] = [];
     await Promise.all(
       this.#hsms.map(async (slot) => {
-        if (slot.hsm?.isOpen) return;
-        try {
-          slot.hsm = await openHsm({
-            module: slot.pkcs11Module,
-            tokenLabel: slot.tokenLabel,
-            pin,
-            sessions: this.config.sessionsPerHsm,
-            hsmGeneratesIv: this.config.hsmGeneratesIv,
-          });
-          slot.lastError = undefined;
-          slot.missingKeys.clear();
-        } catch (error) {
-          slot.hsm = undefined;
-          slot.lastError = (error as Error).message;
-          codes.push(connectionErrorCode(error));
-          log('cluster %s: HSM %s did not open: %s', this.clusterId, slot.tokenLabel, slot.lastError);
-        }
+        const code = await this.#open(slot);
+        if (code) codes.push(code);
       }),
     );
 
-    if (this.activeHsmCount > 0) return;
+    if (this.activeHsmCount > 0) {
+      this.#startProbing();
+      return;
+    }
+    this.#forgetPin();
     const code = CODE_PRIORITY.find((candidate) => codes.includes(candidate)) ?? 'INTERNAL_ERROR';
     const reasons = this.#hsms.map((slot) => `${slot.tokenLabel}: ${slot.lastError ?? 'not opened'}`).join('; ');
     throw new ClusterConnectError(code, `No HSM of cluster ${this.clusterId} could be opened (${reasons})`);
   }
 
+  /** Opens one HSM; returns the ConnectionErrorCode of a failure, or undefined. */
+  async #open(slot: HsmSlot): Promise<ConnectionErrorCode | undefined> {
+    if (slot.hsm?.isOpen) {
+      slot.active = true;
+      return undefined;
+    }
+    try {
+      slot.hsm = await openHsm({
+        module: slot.pkcs11Module,
+        tokenLabel: slot.tokenLabel,
+        pin: this.#pin!,
+        sessions: this.config.sessionsPerHsm,
+        maxQueue: this.config.maxQueuePerHsm,
+        hsmGeneratesIv: this.config.hsmGeneratesIv,
+      });
+      this.#markActive(slot);
+      return undefined;
+    } catch (error) {
+      slot.hsm = undefined;
+      slot.active = false;
+      slot.lastError = (error as Error).message;
+      log('cluster %s: HSM %s did not open: %s', this.clusterId, slot.tokenLabel, slot.lastError);
+      return connectionErrorCode(error);
+    }
+  }
+
+  #markActive(slot: HsmSlot): void {
+    slot.active = true;
+    slot.lastError = undefined;
+    slot.probeDelayMs = FIRST_PROBE_DELAY_MS;
+    // An HSM that comes back may have been restored from a backup: what it
+    // holds is learned again from the requests it serves.
+    slot.missingKeys.clear();
+  }
+
   /** Closes every HSM handle; queued requests still complete first. */
   async disconnect(): Promise<void> {
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#forgetPin();
     await Promise.all(
       this.#hsms.map(async (slot) => {
         const hsm = slot.hsm;
         slot.hsm = undefined;
+        slot.active = false;
+        slot.lastError = undefined;
         if (hsm?.isOpen) await hsm.close();
       }),
     );
   }
 
-  /** Returns the open HSMs that are not known to lack the key, in configuration order. */
-  hsmsFor(backingKeyId: Uint8Array): Hsm[] {
+  #forgetPin(): void {
+    this.#pin?.fill(0);
+    this.#pin = undefined;
+  }
+
+  #slotOf(hsm: Hsm): HsmSlot | undefined {
+    return this.#hsms.find((slot) => slot.hsm === hsm);
+  }
+
+  /**
+   * Returns the active HSMs that are not known to lack the key, the least
+   * busy first, so requests spread by current queue depth.
+   */
+  hsmsFor(backingKeyId: Uint8Array): ClusterHsm[] {
     const hex = Buffer.from(backingKeyId).toString('hex');
-    const candidates: Hsm[] = [];
-    for (const slot of this.#hsms) {
-      if (slot.hsm?.isOpen && !slot.missingKeys.has(hex)) candidates.push(slot.hsm);
+    return this.#hsms
+      .filter((slot) => slot.active && slot.hsm && !slot.missingKeys.has(hex))
+      .sort((a, b) => a.inFlight - b.inFlight)
+      .map((slot) => ({ tokenLabel: slot.tokenLabel, hsm: slot.hsm! }));
+  }
+
+  /** Returns every active HSM, the least busy first. */
+  activeHsms(): ClusterHsm[] {
+    return this.#hsms
+      .filter((slot) => slot.active && slot.hsm)
+      .sort((a, b) => a.inFlight - b.inFlight)
+      .map((slot) => ({ tokenLabel: slot.tokenLabel, hsm: slot.hsm! }));
+  }
+
+  /** Returns the least busy active HSM, for work that needs no key material. */
+  anyHsm(): Hsm | undefined {
+    return this.activeHsms()[0]?.hsm;
+  }
+
+  /**
+   * Runs `call` on `hsm`, counting it in the HSM's in-flight requests. A
+   * device or session failure marks the HSM inactive before it is rethrown.
+   */
+  async run<T>(hsm: Hsm, call: (hsm: Hsm) => Promise<T>): Promise<T> {
+    const slot = this.#slotOf(hsm);
+    if (slot) slot.inFlight += 1;
+    try {
+      return await call(hsm);
+    } catch (error) {
+      if (slot && isHsmFailure(error)) this.markInactive(slot.hsm!, (error as Error).message);
+      throw error;
+    } finally {
+      if (slot) slot.inFlight -= 1;
     }
-    return candidates;
+  }
+
+  /** Takes an HSM out of service until a background probe finds it working. */
+  markInactive(hsm: Hsm, reason: string): void {
+    const slot = this.#slotOf(hsm);
+    if (!slot || !slot.active) return;
+    slot.active = false;
+    slot.lastError = reason;
+    slot.nextProbeAt = performance.now() + slot.probeDelayMs;
+    log('cluster %s: HSM %s is inactive: %s', this.clusterId, slot.tokenLabel, reason);
+    this.#startProbing();
   }
 
   /** Records that `hsm` lacks the key, so later requests skip it until it reconnects. */
   markMissing(hsm: Hsm, backingKeyId: Uint8Array): void {
-    const slot = this.#hsms.find((candidate) => candidate.hsm === hsm);
-    slot?.missingKeys.add(Buffer.from(backingKeyId).toString('hex'));
+    this.#slotOf(hsm)?.missingKeys.add(Buffer.from(backingKeyId).toString('hex'));
   }
 
-  /** Records that `hsm` contains the key (after it generated or received it). */
+  /** Records that `hsm` holds the key (after it generated or received it). */
   markPresent(hsm: Hsm, backingKeyId: Uint8Array): void {
-    const slot = this.#hsms.find((candidate) => candidate.hsm === hsm);
-    slot?.missingKeys.delete(Buffer.from(backingKeyId).toString('hex'));
+    this.#slotOf(hsm)?.missingKeys.delete(Buffer.from(backingKeyId).toString('hex'));
   }
 
-  /** Returns the first open HSM, for work that needs no key (random numbers, key generation). */
-  anyHsm(): Hsm | undefined {
-    return this.#hsms.find((slot) => slot.hsm?.isOpen)?.hsm;
+  #startProbing(): void {
+    if (this.#probeTimer || !this.#hsms.some((slot) => !slot.active)) return;
+    this.#probeTimer = setInterval(() => this.#probeDue(), FIRST_PROBE_DELAY_MS);
+    this.#probeTimer.unref();
   }
 
-  /** Returns every open HSM. */
-  openHsms(): Hsm[] {
-    return this.#hsms.flatMap((slot) => (slot.hsm?.isOpen ? [slot.hsm] : []));
+  #probeDue(): void {
+    const now = performance.now();
+    for (const slot of this.#hsms) {
+      if (slot.active || slot.probing || now < slot.nextProbeAt || !this.#pin) continue;
+      slot.probing = true;
+      void this.#probe(slot).finally(() => {
+        slot.probing = false;
+      });
+    }
+    if (this.#hsms.every((slot) => slot.active)) {
+      clearInterval(this.#probeTimer);
+      this.#probeTimer = undefined;
+    }
+  }
+
+  /** Asks an inactive HSM for one random byte; success brings it back. */
+  async #probe(slot: HsmSlot): Promise<void> {
+    try {
+      if (slot.hsm?.isOpen) {
+        await slot.hsm.generateRandom(1);
+        this.#markActive(slot);
+      } else if ((await this.#open(slot)) !== undefined) {
+        throw new Error(slot.lastError);
+      }
+      log('cluster %s: HSM %s is active again', this.clusterId, slot.tokenLabel);
+    } catch (error) {
+      slot.lastError = (error as Error).message;
+      slot.probeDelayMs = Math.min(slot.probeDelayMs * 2, MAX_PROBE_DELAY_MS);
+      slot.nextProbeAt = performance.now() + slot.probeDelayMs;
+    }
   }
 
   status(): HsmStatus[] {
     return this.#hsms.map((slot) => {
       const hsm = slot.hsm?.isOpen ? slot.hsm : undefined;
-      if (!hsm) {
-        const status: HsmStatus = {
-          tokenLabel: slot.tokenLabel,
-          active: false,
-          reason: slot.lastError ?? 'the key store is not connected',
-          sessions: 0,
-          queued: 0,
-          requestsServed: 0,
-        };
-        if (slot.lastError) status.lastError = slot.lastError;
-        return status;
-      }
-      const stats = hsm.stats();
+      const stats = hsm?.stats();
       const status: HsmStatus = {
         tokenLabel: slot.tokenLabel,
-        active: true,
-        sessions: stats.sessions,
-        queued: stats.queued,
-        requestsServed: stats.completed + stats.failed,
+        active: slot.active,
+        sessions: stats?.sessions ?? 0,
+        queued: stats?.queued ?? 0,
+        inFlight: slot.inFlight,
+        requestsServed: stats ? stats.completed + stats.failed : 0,
       };
-      if (stats.lastError) status.lastError = stats.lastError;
+      if (!slot.active) status.reason = slot.lastError ?? 'the key store is not connected';
+      const lastError = slot.lastError ?? stats?.lastError;
+      if (lastError) status.lastError = lastError;
       return status;
     });
   }

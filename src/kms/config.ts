@@ -29,6 +29,18 @@ export interface ClusterConfig {
   environment?: Record<string, string>;
   /** The module writes its own GCM IV (AWS CloudHSM, Luna in FIPS mode). */
   hsmGeneratesIv?: boolean;
+  /** Requests that may wait for one HSM; beyond it the HSM is full. Default 4096. */
+  maxQueuePerHsm?: number;
+  /**
+   * How key material reaches every HSM. 'wrap' (the default with several
+   * HSMs) generates keys on one HSM and copies them to the others under the
+   * cluster wrapping key; new keys need two active HSMs. 'module' is for
+   * vendor libraries that replicate by themselves (one CloudHSM slot, say):
+   * keys are generated once and one active HSM suffices.
+   */
+  replication?: 'wrap' | 'module';
+  /** CKA_ID (UTF-8) of the cluster wrapping key on every HSM; default 'hsm-kms-wrapping-key'. */
+  wrappingKeyId?: string;
 }
 
 export interface EngineConfig {
@@ -41,6 +53,8 @@ export const CONFIG_FILE = 'config.json';
 export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_ACCOUNT_ID = '111122223333';
 export const DEFAULT_REQUESTS_PER_SECOND = 1800;
+export const DEFAULT_WRAPPING_KEY_ID = 'hsm-kms-wrapping-key';
+export const DEFAULT_MAX_QUEUE_PER_HSM = 4096;
 
 /** A cluster with every default applied. */
 export interface ResolvedClusterConfig {
@@ -52,6 +66,12 @@ export interface ResolvedClusterConfig {
   sessionsPerHsm: number;
   environment: Record<string, string>;
   hsmGeneratesIv: boolean;
+  maxQueuePerHsm: number;
+  /** 'none' for a cluster of one HSM, where there is nothing to copy to. */
+  replication: 'wrap' | 'module' | 'none';
+  wrappingKeyId: string;
+  /** HSMs that must hold the material of a new key: 2 with 'wrap', else 1. */
+  minimumKeyCopies: number;
 }
 
 function invalid(where: string, problem: string): Error {
@@ -100,6 +120,11 @@ export function resolveCluster(cluster: ClusterConfig, index: number): ResolvedC
   const burst = positiveNumber(cluster.burst, `${where}.burst`, Math.max(1, Math.ceil(requestsPerSecond / 10)), false);
   if (burst < 1) throw invalid(`${where}.burst`, 'expected at least 1');
 
+  if (cluster.replication !== undefined && cluster.replication !== 'wrap' && cluster.replication !== 'module') {
+    throw invalid(`${where}.replication`, `expected 'wrap' or 'module', received ${JSON.stringify(cluster.replication)}`);
+  }
+  const replication = cluster.replication ?? (hsms.length > 1 ? 'wrap' : 'none');
+
   return {
     clusterId,
     pkcs11Module,
@@ -109,6 +134,13 @@ export function resolveCluster(cluster: ClusterConfig, index: number): ResolvedC
     sessionsPerHsm: positiveNumber(cluster.sessionsPerHsm, `${where}.sessionsPerHsm`, 1, true),
     environment: { ...(cluster.environment ?? {}) },
     hsmGeneratesIv: cluster.hsmGeneratesIv === true,
+    maxQueuePerHsm: positiveNumber(cluster.maxQueuePerHsm, `${where}.maxQueuePerHsm`, DEFAULT_MAX_QUEUE_PER_HSM, true),
+    replication,
+    wrappingKeyId:
+      cluster.wrappingKeyId === undefined
+        ? DEFAULT_WRAPPING_KEY_ID
+        : nonEmptyString(cluster.wrappingKeyId, `${where}.wrappingKeyId`),
+    minimumKeyCopies: replication === 'wrap' ? 2 : 1,
   };
 }
 

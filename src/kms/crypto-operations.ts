@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { HsmError, Pkcs11Error, type Hsm } from '../native.js';
 import { assembleCiphertextBlob, blobAad, encodeBlobHeader, parseCiphertextBlob } from './blob.js';
-import type { Cluster } from './cluster.js';
+import { isHsmFailure, type Cluster } from './cluster.js';
 import { encodeEncryptionContext } from './context.js';
 import type { Engine } from './engine.js';
 import {
@@ -102,25 +102,43 @@ function kmsErrorFrom(error: unknown, key: KeyRecord): Error {
 }
 
 /**
- * Runs `call` on an active HSM that contains the key's material. An HSM that
- * reports the key missing is skipped from then on, and the next one is
- * tried. When none contains it, the key material is missing from the cluster.
+ * Runs `call` on the least busy active HSM that contains the key's material,
+ * failing over to the next one:
+ * - an HSM that reports the key missing is skipped from then on;
+ * - an HSM that fails with a device or session error is taken out of
+ *   service, and the request is retried once on another HSM;
+ * - an HSM whose queue is full is passed over for the next one.
+ * The request fails only when no active HSM can serve it, with the
+ * retryable KMS exception for the reason, never with a wrong result.
  */
 async function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hsm) => Promise<T>): Promise<T> {
-  for (const hsm of cluster.hsmsFor(key.backingKeyId)) {
+  let hsmFailures = 0;
+  let busy = 0;
+  let lastError: unknown;
+  for (const { hsm } of cluster.hsmsFor(key.backingKeyId)) {
     try {
-      return await call(hsm);
+      return await cluster.run(hsm, call);
     } catch (error) {
+      lastError = error;
       if (error instanceof HsmError && error.category === 'not-found') {
         cluster.markMissing(hsm, key.backingKeyId);
+        continue;
+      }
+      if (error instanceof HsmError && error.category === 'busy') {
+        busy += 1;
+        continue;
+      }
+      if (isHsmFailure(error) && hsmFailures === 0) {
+        hsmFailures += 1;
         continue;
       }
       throw kmsErrorFrom(error, key);
     }
   }
+  if (hsmFailures > 0 || busy > 0) throw kmsErrorFrom(lastError, key);
   throw new KMSInvalidStateException(
     `${key.arn} is unavailable: its key material is missing from every active HSM of cluster ` +
-      `${cluster.clusterId}. Restore the HSM backup that holds it, or synchronize the key material.`,
+      `${cluster.clusterId}. Restore the HSM backup that holds it, or run syncKeyMaterial.`,
   );
 }
 
@@ -257,7 +275,7 @@ export async function reEncrypt(engine: Engine, request: ReEncryptRequest): Prom
   return measured(sourceCluster, 'ReEncrypt', async () => {
     const sourceAad = blobAad(blob.header, sourceContext);
     const { header, aad: destinationAad } = aadFor(destination, destinationContext);
-    const destinationHsm = destinationCluster.hsmsFor(destination.backingKeyId)[0];
+    const destinationHsm = destinationCluster.hsmsFor(destination.backingKeyId)[0]?.hsm;
     if (!destinationHsm) {
       throw new KMSInvalidStateException(
         `${destination.arn} is unavailable: its key material is missing from every active HSM of cluster ` +

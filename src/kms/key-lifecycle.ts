@@ -2,14 +2,16 @@
 // enabling and disabling, and deletion after a waiting period.
 import { debuglog } from 'node:util';
 import type { Engine } from './engine.js';
+import type { ClusterHsm } from './cluster.js';
 import {
-  CustomKeyStoreInvalidStateException,
+  CloudHsmClusterInvalidConfigurationException,
   KMSInternalException,
   KMSInvalidStateException,
   UnsupportedOperationException,
   ValidationException,
 } from './errors.js';
 import { keyArn, keyIdToBytes, newKeyId } from './identifiers.js';
+import { copyKey } from './key-replication.js';
 import { effectiveKeyState, rejectPendingDeletion } from './key-usability.js';
 import { resolveKey } from './key-resolution.js';
 import type { KeyRecord } from './metadata-records.js';
@@ -112,10 +114,16 @@ export async function createKey(engine: Engine, request: CreateKeyRequest): Prom
   const customKeyStoreId = validateCreateKeyRequest(request);
   const description = validateDescription(request.Description);
   const cluster = engine.connectedStoreCluster(customKeyStoreId);
-  const hsm = cluster.anyHsm();
-  if (!hsm) {
-    throw new CustomKeyStoreInvalidStateException(`Cluster ${cluster.clusterId} has no active HSM. Retry later.`);
+  const active = cluster.activeHsms();
+  const needed = cluster.config.minimumKeyCopies;
+  if (active.length < needed) {
+    throw new CloudHsmClusterInvalidConfigurationException(
+      `Cluster ${cluster.clusterId} has ${active.length} active HSM(s), and a new key must be stored on ${needed}. ` +
+        'Bring another HSM of the cluster back into service, then retry.',
+    );
   }
+  const [generator, ...others] = active as [ClusterHsm, ...ClusterHsm[]];
+  const replicated = cluster.config.replication === 'wrap';
 
   const keyId = newKeyId();
   const arn = keyArn(engine.scope.region, engine.scope.accountId, keyId, engine.scope.partition);
@@ -130,12 +138,28 @@ export async function createKey(engine: Engine, request: CreateKeyRequest): Prom
     creationDate: engine.now(),
   });
   try {
-    await hsm.generateKey(material, Buffer.from(arn, 'utf8'));
+    await cluster.run(generator.hsm, (hsm) => hsm.generateKey(material, Buffer.from(arn, 'utf8'), replicated));
   } catch (error) {
     engine.metadata.abandonKeyCreation(keyId);
     throw new KMSInternalException(`The HSM failed to generate the key material. Retry later.`, { cause: error });
   }
-  cluster.markPresent(hsm, material);
+  cluster.markPresent(generator.hsm, material);
+
+  if (replicated) {
+    // Copies that fail now are repaired later by syncKeyMaterial, as long as
+    // enough HSMs hold the key.
+    const { reached, failed } = await copyKey(cluster, generator.hsm, others, material, arn);
+    if (1 + reached.length < needed) {
+      await Promise.all(
+        [generator, ...others].map(({ hsm }) => hsm.destroyKey(material).catch(() => false)),
+      );
+      engine.metadata.abandonKeyCreation(keyId);
+      throw new KMSInternalException(
+        `The key material could be stored on only ${1 + reached.length} HSM(s) of cluster ${cluster.clusterId}, ` +
+          `and a new key needs ${needed} (${failed.map((failure) => `${failure.TokenLabel}: ${failure.Reason}`).join('; ')}). Retry later.`,
+      );
+    }
+  }
   const key = engine.metadata.completeKeyCreation(keyId);
   log('created key %s in custom key store %s', arn, customKeyStoreId);
   return { KeyMetadata: keyMetadata(engine, key) };
@@ -210,16 +234,16 @@ export async function deleteDueKeys(engine: Engine): Promise<string[]> {
   const deleted: string[] = [];
   for (const key of engine.metadata.listKeysDueForDeletion(engine.now())) {
     const cluster = engine.connection(key.customKeyStoreId).connectedCluster;
-    const hsms = cluster?.openHsms() ?? [];
-    for (const hsm of hsms) {
+    const hsms = cluster?.activeHsms() ?? [];
+    for (const { hsm } of hsms) {
       try {
         await hsm.destroyKey(key.backingKeyId);
       } catch (error) {
         log('key %s: destroying its material on HSM %s failed: %s', key.arn, hsm.token.label, (error as Error).message);
       }
     }
-    if (hsms.length === 0) {
-      log('key %s deleted while its store is not connected; its HSM material remains and must be removed by hand', key.arn);
+    if (!cluster || hsms.length < cluster.configuredHsmCount) {
+      log('key %s deleted while some HSMs of its cluster are not active; their material remains and must be removed by hand', key.arn);
     }
     engine.metadata.deleteKey(key.keyId);
     deleted.push(key.arn);

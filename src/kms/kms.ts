@@ -18,6 +18,7 @@ import * as keys from './key-lifecycle.js';
 import { MetadataStore } from './metadata-store.js';
 import type { ClusterMetricsSnapshot } from './metrics.js';
 import { reconcilePendingKeys, type ReconcileReport } from './reconcile.js';
+import { syncKeyMaterial, type SyncKeyMaterialResult } from './key-replication.js';
 import type * as T from './types.js';
 
 const log = debuglog('hsm-kms');
@@ -248,6 +249,15 @@ export class Kms {
    */
   async reconcile(): Promise<ReconcileReport> {
     return reconcilePendingKeys(this.#engine);
+  }
+
+  /**
+   * Copies key material that an active HSM lacks (after an HSM was restored
+   * from an old backup, say) from an HSM that holds it, for every key of
+   * every connected store, and reports what it did per key.
+   */
+  syncKeyMaterial(): Promise<SyncKeyMaterialResult> {
+    return syncKeyMaterial(this.#engine);
   }
 
   /** Per-cluster HSM status: active or not, why not, sessions, queue and requests served. */

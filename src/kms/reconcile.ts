@@ -33,7 +33,7 @@ export async function reconcilePendingKeys(engine: Engine, graceMs = PENDING_GRA
       continue;
     }
     let destroyed = 0;
-    for (const hsm of cluster.openHsms()) {
+    for (const { hsm } of cluster.activeHsms()) {
       try {
         if (await hsm.destroyKey(key.backingKeyId)) destroyed += 1;
       } catch (error) {
