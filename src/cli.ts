@@ -8,6 +8,8 @@ import { runDemo } from './demo.js';
 import { KmsError } from './kms/errors.js';
 import { Kms } from './kms/kms.js';
 import { initLocalCluster, LOCAL_CLUSTER_ID, readLocalCredentials } from './local-cluster.js';
+import { runServer } from './server/serve.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from './server/server.js';
 
 const DEFAULT_DATA_DIR = process.env.HSM_KMS_DATA_DIR ?? './hsm-kms-data';
 
@@ -35,6 +37,14 @@ function parseInteger(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number)) throw new InvalidArgumentError(`expected a whole number, received "${value}"`);
   return number;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`expected a TCP port from 0 to 65535, received "${value}"`);
+  }
+  return port;
 }
 
 function parseBase64(value: string): Buffer {
@@ -88,6 +98,16 @@ function buildProgram(): Command {
       const result = initLocalCluster({ dataDir, hsms: options.hsms, ...(options.pin ? { pin: options.pin } : {}) });
       print({ ...result, clusterId: LOCAL_CLUSTER_ID });
     });
+
+  program
+    .command('serve')
+    .description('serve the KMS API over HTTP for the AWS SDKs and the AWS CLI (AWS JSON 1.1, SigV4) until SIGINT or SIGTERM')
+    .option('--host <address>', 'address to listen on', DEFAULT_HOST)
+    .option('--port <port>', 'TCP port to listen on; 0 picks a free one', parsePort, DEFAULT_PORT)
+    .option('--insecure-no-auth', 'accept unsigned requests: anyone who can reach the port can use every key', false)
+    .action((options: { host: string; port: number; insecureNoAuth: boolean }) =>
+      runServer({ dataDir: program.opts<GlobalOptions>().dataDir, ...options }),
+    );
 
   program
     .command('demo')

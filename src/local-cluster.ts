@@ -16,6 +16,10 @@ export interface LocalCredentials {
   keyStorePassword: string;
   /** PIN of the security officer on every token. */
   securityOfficerPin: string;
+  /** Access key ID that `hsm-kms serve` accepts in SigV4 signatures; absent in files written before it existed. */
+  accessKeyId?: string;
+  /** Secret of `accessKeyId`. */
+  secretAccessKey?: string;
 }
 
 export interface InitOptions {
@@ -30,13 +34,31 @@ export interface InitResult {
   configPath: string;
   credentialsPath: string;
   tokenLabels: string[];
-  /** False when the data folder already had a configuration, which was left as it was. */
+  /** False when the data folder already had a configuration, which was kept. */
   created: boolean;
+  /** Access key ID in credentials.json, for SigV4 requests to `hsm-kms serve`; the secret stays in the file. */
+  accessKeyId?: string;
 }
 
 function randomPin(): string {
   // 24 characters of base64url: 144 bits, inside the 7 to 32 character limit.
   return randomBytes(18).toString('base64url');
+}
+
+/** Characters of AWS access key IDs after the 'AKIA' prefix: upper-case letters and the digits 2 to 7 (base32). */
+const ACCESS_KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** Returns a new access key pair in the AWS format: a 20-character ID starting with AKIA and a 40-character secret. */
+export function newAccessKey(): { accessKeyId: string; secretAccessKey: string } {
+  const idBytes = randomBytes(16);
+  let accessKeyId = 'AKIA';
+  for (const byte of idBytes) accessKeyId += ACCESS_KEY_ID_ALPHABET[byte % ACCESS_KEY_ID_ALPHABET.length];
+  // 30 random bytes are 40 base64 characters (240 bits).
+  return { accessKeyId, secretAccessKey: randomBytes(30).toString('base64') };
+}
+
+function writeCredentials(path: string, credentials: LocalCredentials): void {
+  writeFileSync(path, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Reads the local cluster's credentials, or returns undefined when the file does not exist. */
@@ -49,7 +71,8 @@ export function readLocalCredentials(dataDir: string): LocalCredentials | undefi
 /**
  * Creates the SoftHSM2 tokens of `cluster-local` under `<dataDir>/softhsm`,
  * then writes config.json and credentials.json. A data folder that already
- * has a config.json is left unchanged.
+ * has a config.json is left unchanged, except that a credentials.json
+ * without an access key (written by an older version) gets one.
  */
 export function initLocalCluster(options: InitOptions): InitResult {
   const dataDir = resolve(options.dataDir);
@@ -58,7 +81,14 @@ export function initLocalCluster(options: InitOptions): InitResult {
   if (existsSync(configPath)) {
     const config = JSON.parse(readFileSync(configPath, 'utf8')) as EngineConfig;
     const tokenLabels = config.clusters.flatMap((cluster) => cluster.hsms.map((hsm) => hsm.tokenLabel));
-    return { configPath, credentialsPath, tokenLabels, created: false };
+    const existing = readLocalCredentials(dataDir);
+    if (existing && existing.accessKeyId === undefined) {
+      Object.assign(existing, newAccessKey());
+      writeCredentials(credentialsPath, existing);
+    }
+    const result: InitResult = { configPath, credentialsPath, tokenLabels, created: false };
+    if (existing?.accessKeyId !== undefined) result.accessKeyId = existing.accessKeyId;
+    return result;
   }
 
   const hsmCount = options.hsms ?? 2;
@@ -70,11 +100,13 @@ export function initLocalCluster(options: InitOptions): InitResult {
   }
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const accessKey = newAccessKey();
   const credentials: LocalCredentials = {
     keyStorePassword: options.pin ?? randomPin(),
     securityOfficerPin: randomPin(),
+    ...accessKey,
   };
-  writeFileSync(credentialsPath, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  writeCredentials(credentialsPath, credentials);
 
   const tokenLabels = Array.from({ length: hsmCount }, (_, index) => `local-hsm-${index}`);
   const tokens = provisionSoftHsm({
@@ -95,5 +127,5 @@ export function initLocalCluster(options: InitOptions): InitResult {
     ],
   };
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  return { configPath, credentialsPath, tokenLabels, created: true };
+  return { configPath, credentialsPath, tokenLabels, created: true, accessKeyId: accessKey.accessKeyId };
 }
