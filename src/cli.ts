@@ -93,9 +93,9 @@ function buildProgram(): Command {
     .description(`create the local SoftHSM2 cluster ${LOCAL_CLUSTER_ID} and write config.json`)
     .option('--hsms <count>', 'number of SoftHSM2 tokens (HSMs) in the cluster', parseInteger, 2)
     .option('--pin <pin>', 'crypto user PIN, 7 to 32 characters (random when omitted, saved in credentials.json)')
-    .action((options: { hsms: number; pin?: string }) => {
+    .action(async (options: { hsms: number; pin?: string }) => {
       const { dataDir } = program.opts<GlobalOptions>();
-      const result = initLocalCluster({ dataDir, hsms: options.hsms, ...(options.pin ? { pin: options.pin } : {}) });
+      const result = await initLocalCluster({ dataDir, hsms: options.hsms, ...(options.pin ? { pin: options.pin } : {}) });
       print({ ...result, clusterId: LOCAL_CLUSTER_ID });
     });
 
@@ -250,6 +250,11 @@ function buildProgram(): Command {
     .action((options: { numberOfBytes: number }) =>
       withKms(program, (kms) => kms.generateRandom({ NumberOfBytes: options.numberOfBytes })),
     );
+
+  program
+    .command('sync-key-material')
+    .description('copy key material that an active HSM lacks from an HSM that has it')
+    .action(() => withKms(program, (kms) => kms.syncKeyMaterial()));
 
   program
     .command('cluster-status')

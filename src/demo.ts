@@ -104,7 +104,7 @@ async function runCryptoOperations(kms: Kms, key: KeyMetadata, report: (line: st
 /** Runs the demo end to end against `options.dataDir`. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { report } = options;
-  const init = initLocalCluster({ dataDir: options.dataDir, hsms: options.hsms ?? 2 });
+  const init = await initLocalCluster({ dataDir: options.dataDir, hsms: options.hsms ?? 2 });
   report(
     init.created
       ? `init: created ${LOCAL_CLUSTER_ID} with SoftHSM2 tokens ${init.tokenLabels.join(', ')}; config in ${init.configPath}`

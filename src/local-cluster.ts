@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CONFIG_FILE, type EngineConfig } from './kms/config.js';
+import { CONFIG_FILE, DEFAULT_WRAPPING_KEY_ID, type EngineConfig } from './kms/config.js';
+import { createWrappingKey } from './native.js';
 import { provisionSoftHsm } from './softhsm.js';
 
 export const LOCAL_CLUSTER_ID = 'cluster-local';
@@ -61,6 +62,39 @@ function writeCredentials(path: string, credentials: LocalCredentials): void {
   writeFileSync(path, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
 }
 
+/**
+ * Imports one cluster wrapping key, the same random value on every token,
+ * so keys can be copied between the local HSMs. The value exists in this
+ * process's memory only for the moment of the import, and is then wiped.
+ * NOTE: if the import fails on some tokens, a later run generates a new
+ * value for those only; delete the data folder and run init again.
+ */
+async function createLocalWrappingKeys(
+  tokens: { modulePath: string; confPath: string },
+  tokenLabels: string[],
+  securityOfficerPin: string,
+): Promise<void> {
+  // SoftHSM2 reads its configuration at C_Initialize, in this process.
+  process.env.SOFTHSM2_CONF = tokens.confPath;
+  const value = randomBytes(32);
+  const soPin = Buffer.from(securityOfficerPin, 'utf8');
+  try {
+    for (const tokenLabel of tokenLabels) {
+      await createWrappingKey({
+        module: tokens.modulePath,
+        tokenLabel,
+        soPin,
+        keyId: Buffer.from(DEFAULT_WRAPPING_KEY_ID, 'utf8'),
+        label: 'hsm-kms cluster wrapping key',
+        value,
+      });
+    }
+  } finally {
+    value.fill(0);
+    soPin.fill(0);
+  }
+}
+
 /** Reads the local cluster's credentials, or returns undefined when the file does not exist. */
 export function readLocalCredentials(dataDir: string): LocalCredentials | undefined {
   const path = join(dataDir, CREDENTIALS_FILE);
@@ -74,7 +108,7 @@ export function readLocalCredentials(dataDir: string): LocalCredentials | undefi
  * has a config.json is left unchanged, except that a credentials.json
  * without an access key (written by an older version) gets one.
  */
-export function initLocalCluster(options: InitOptions): InitResult {
+export async function initLocalCluster(options: InitOptions): Promise<InitResult> {
   const dataDir = resolve(options.dataDir);
   const configPath = join(dataDir, CONFIG_FILE);
   const credentialsPath = join(dataDir, CREDENTIALS_FILE);
@@ -115,6 +149,8 @@ export function initLocalCluster(options: InitOptions): InitResult {
     userPin: credentials.keyStorePassword,
     soPin: credentials.securityOfficerPin,
   });
+
+  if (hsmCount > 1) await createLocalWrappingKeys(tokens, tokenLabels, credentials.securityOfficerPin);
 
   const config: EngineConfig = {
     clusters: [
