@@ -193,9 +193,35 @@ bool SessionPool::Reconnect(uint64_t seen_generation, Failure* failure) {
   if (generation_ != seen_generation && anchor_ != CK_INVALID_HANDLE) {
     return true;  // another thread reconnected after this one failed
   }
+  // While the token stays away, jobs fail fast instead of each one calling
+  // into the module again; the wait doubles up to kMaxReconnectDelay.
+  auto now = std::chrono::steady_clock::now();
+  if (anchor_ == CK_INVALID_HANDLE && now < next_reconnect_) {
+    *failure = EngineFailure(FailureCategory::kDevice,
+                             "Token \"" + token_label_ + "\" is unavailable (" +
+                                 last_reconnect_error_ + "); it will be tried again shortly");
+    return false;
+  }
+
   CloseAll();
   ++generation_;
-  return FindSlot(failure) && OpenAnchorAndLogin(failure);
+  Failure attempt;
+  if (FindSlot(&attempt) && OpenAnchorAndLogin(&attempt)) {
+    reconnect_delay_ = kFirstReconnectDelay;
+    return true;
+  }
+  // Whatever the module said, the token is what is missing, not a key or a
+  // credential: the caller sees a device failure.
+  last_reconnect_error_ = attempt.message;
+  next_reconnect_ = now + reconnect_delay_;
+  reconnect_delay_ = std::min(reconnect_delay_ * 2, kMaxReconnectDelay);
+  *failure = EngineFailure(FailureCategory::kDevice,
+                           "Token \"" + token_label_ + "\" is unavailable: " + attempt.message);
+  if (attempt.category == FailureCategory::kCredentials ||
+      attempt.category == FailureCategory::kLocked) {
+    failure->category = attempt.category;
+  }
+  return false;
 }
 
 uint64_t SessionPool::generation() const {

@@ -9,6 +9,7 @@
 #ifndef HSM_KMS_SESSION_POOL_H_
 #define HSM_KMS_SESSION_POOL_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -97,7 +98,13 @@ class SessionPool {
   const bool session_key_copies_;
   TokenDescription token_;
 
+  static constexpr std::chrono::milliseconds kFirstReconnectDelay{50};
+  static constexpr std::chrono::milliseconds kMaxReconnectDelay{2000};
+
   mutable std::mutex mutex_;  // guards everything below
+  std::chrono::steady_clock::time_point next_reconnect_{};
+  std::chrono::milliseconds reconnect_delay_ = kFirstReconnectDelay;
+  std::string last_reconnect_error_;
   CK_SESSION_HANDLE anchor_ = CK_INVALID_HANDLE;
   std::vector<CK_SESSION_HANDLE> idle_;
   size_t open_count_ = 0;  // work sessions, lent or idle
