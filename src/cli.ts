@@ -147,12 +147,54 @@ function buildProgram(): Command {
       .requiredOption('--store-id <id>', 'CustomKeyStoreId')
       .action((options: { storeId: string }) =>
         withKms(program, async (kms) => {
-          const response = await kms[operation]({ CustomKeyStoreId: options.storeId });
+          await kms[operation]({ CustomKeyStoreId: options.storeId });
           await kms.ready();
-          return response;
+          // The operations return {}; the store's state after them is what
+          // the user wants to know (a connect can end FAILED).
+          return (await kms.describeCustomKeyStores({ CustomKeyStoreId: options.storeId })).CustomKeyStores[0] ?? {};
         }),
       );
   }
+
+  program
+    .command('update-store')
+    .description('rename a store, or change its password or cluster while it is DISCONNECTED')
+    .requiredOption('--store-id <id>', 'CustomKeyStoreId')
+    .option('--new-name <name>', 'NewCustomKeyStoreName')
+    .option('--password <password>', 'KeyStorePassword')
+    .option('--cluster <id>', 'CloudHsmClusterId')
+    .action((options: { storeId: string; newName?: string; password?: string; cluster?: string }) =>
+      withKms(program, (kms) =>
+        kms.updateCustomKeyStore({
+          CustomKeyStoreId: options.storeId,
+          ...(options.newName !== undefined ? { NewCustomKeyStoreName: options.newName } : {}),
+          ...(options.password !== undefined ? { KeyStorePassword: options.password } : {}),
+          ...(options.cluster !== undefined ? { CloudHsmClusterId: options.cluster } : {}),
+        }),
+      ),
+    );
+
+  for (const [name, operation] of [
+    ['enable-key', 'enableKey'],
+    ['disable-key', 'disableKey'],
+    ['cancel-key-deletion', 'cancelKeyDeletion'],
+  ] as const) {
+    program
+      .command(name)
+      .description(`${operation} on one key`)
+      .requiredOption('--key-id <id>', 'key ID or key ARN')
+      .action((options: { keyId: string }) => withKms(program, (kms) => kms[operation]({ KeyId: options.keyId })));
+  }
+
+  program
+    .command('schedule-key-deletion')
+    .requiredOption('--key-id <id>', 'key ID or key ARN')
+    .option('--pending-window-in-days <days>', 'PendingWindowInDays, 7 to 30', parseInteger, 30)
+    .action((options: { keyId: string; pendingWindowInDays: number }) =>
+      withKms(program, (kms) =>
+        kms.scheduleKeyDeletion({ KeyId: options.keyId, PendingWindowInDays: options.pendingWindowInDays }),
+      ),
+    );
 
   program
     .command('describe-stores')
@@ -189,6 +231,26 @@ function buildProgram(): Command {
     );
 
   program
+    .command('list-aliases')
+    .option('--key-id <id>', 'list only the aliases of this key (key ID or key ARN)')
+    .action((options: { keyId?: string }) =>
+      withKms(program, (kms) => kms.listAliases(options.keyId ? { KeyId: options.keyId } : {})),
+    );
+
+  program
+    .command('update-alias')
+    .requiredOption('--alias-name <name>', 'AliasName')
+    .requiredOption('--target-key-id <id>', 'key ID or key ARN')
+    .action((options: { aliasName: string; targetKeyId: string }) =>
+      withKms(program, (kms) => kms.updateAlias({ AliasName: options.aliasName, TargetKeyId: options.targetKeyId })),
+    );
+
+  program
+    .command('delete-alias')
+    .requiredOption('--alias-name <name>', 'AliasName')
+    .action((options: { aliasName: string }) => withKms(program, (kms) => kms.deleteAlias({ AliasName: options.aliasName })));
+
+  program
     .command('encrypt')
     .requiredOption('--key-id <id>', 'key ID, key ARN, alias name or alias ARN')
     .option('--plaintext <text>', 'text to encrypt (UTF-8)')
@@ -203,23 +265,42 @@ function buildProgram(): Command {
   program
     .command('decrypt')
     .requiredOption('--ciphertext-blob <base64>', 'CiphertextBlob in base64', parseBase64)
+    .option('--key-id <id>', 'the key that must have made the ciphertext (optional)')
     .option('--context <key=value>', 'encryption context pair; repeat for more', parseContext)
-    .action((options: { ciphertextBlob: Buffer; context?: Record<string, string> }) =>
+    .action((options: { ciphertextBlob: Buffer; keyId?: string; context?: Record<string, string> }) =>
       withKms(program, (kms) =>
-        kms.decrypt({ CiphertextBlob: options.ciphertextBlob, EncryptionContext: options.context ?? {} }),
+        kms.decrypt({
+          CiphertextBlob: options.ciphertextBlob,
+          EncryptionContext: options.context ?? {},
+          ...(options.keyId !== undefined ? { KeyId: options.keyId } : {}),
+        }),
       ),
     );
 
-  program
-    .command('generate-data-key')
-    .requiredOption('--key-id <id>', 'key ID, key ARN, alias name or alias ARN')
-    .option('--key-spec <spec>', 'AES_256 or AES_128', 'AES_256')
-    .option('--context <key=value>', 'encryption context pair; repeat for more', parseContext)
-    .action((options: { keyId: string; keySpec: 'AES_256' | 'AES_128'; context?: Record<string, string> }) =>
-      withKms(program, (kms) =>
-        kms.generateDataKey({ KeyId: options.keyId, KeySpec: options.keySpec, EncryptionContext: options.context ?? {} }),
-      ),
-    );
+  for (const [name, operation] of [
+    ['generate-data-key', 'generateDataKey'],
+    ['generate-data-key-without-plaintext', 'generateDataKeyWithoutPlaintext'],
+  ] as const) {
+    program
+      .command(name)
+      .requiredOption('--key-id <id>', 'key ID, key ARN, alias name or alias ARN')
+      .option('--key-spec <spec>', 'AES_256 or AES_128 (default AES_256 unless --number-of-bytes is given)')
+      .option('--number-of-bytes <n>', 'NumberOfBytes, 1 to 1024, in place of --key-spec', parseInteger)
+      .option('--context <key=value>', 'encryption context pair; repeat for more', parseContext)
+      .action(
+        (options: { keyId: string; keySpec?: 'AES_256' | 'AES_128'; numberOfBytes?: number; context?: Record<string, string> }) =>
+          withKms(program, (kms) =>
+            kms[operation]({
+              KeyId: options.keyId,
+              EncryptionContext: options.context ?? {},
+              ...(options.numberOfBytes !== undefined
+                ? { NumberOfBytes: options.numberOfBytes }
+                : { KeySpec: options.keySpec ?? 'AES_256' }),
+              ...(options.numberOfBytes !== undefined && options.keySpec !== undefined ? { KeySpec: options.keySpec } : {}),
+            }),
+          ),
+      );
+  }
 
   program
     .command('re-encrypt')

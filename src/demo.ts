@@ -95,7 +95,7 @@ async function runCryptoOperations(kms: Kms, key: KeyMetadata, report: (line: st
     DestinationEncryptionContext: { purpose: 'rotated' },
   });
   const check = await kms.decrypt({ CiphertextBlob: reEncrypted.CiphertextBlob, EncryptionContext: { purpose: 'rotated' } });
-  report(`ReEncrypt: new context, plaintext kept inside the HSM; decrypts to the same ${check.Plaintext.length} bytes`);
+  report(`ReEncrypt: new context in one native call, the plaintext never reaching JavaScript; decrypts to the same ${check.Plaintext.length} bytes`);
 
   const random = await kms.generateRandom({ NumberOfBytes: 32 });
   report(`GenerateRandom: ${Buffer.from(random.Plaintext).toString('hex')}`);

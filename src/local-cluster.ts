@@ -113,7 +113,15 @@ export async function initLocalCluster(options: InitOptions): Promise<InitResult
   const configPath = join(dataDir, CONFIG_FILE);
   const credentialsPath = join(dataDir, CREDENTIALS_FILE);
   if (existsSync(configPath)) {
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as EngineConfig;
+    let config: EngineConfig;
+    try {
+      config = JSON.parse(readFileSync(configPath, 'utf8')) as EngineConfig;
+    } catch (error) {
+      throw new Error(
+        `Cannot read ${configPath}: ${(error as Error).message}. Fix the JSON, or move the file away to let init write a new one.`,
+        { cause: error },
+      );
+    }
     const tokenLabels = config.clusters.flatMap((cluster) => cluster.hsms.map((hsm) => hsm.tokenLabel));
     const existing = readLocalCredentials(dataDir);
     if (existing && existing.accessKeyId === undefined) {

@@ -24,6 +24,13 @@ const UINT32_LENGTH = 4;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
+ * Upper bound of an encoded context. The KMS API model sets no limit, and
+ * an encryption context is meant for short identifiers; 64 KiB is an
+ * estimate that keeps the GCM AAD well inside the HSM layer's 1 MiB bound.
+ */
+export const MAX_ENCODED_CONTEXT_BYTES = 64 * 1024;
+
+/**
  * Validates an encryption context and encodes it canonically.
  * `field` names the request member in messages, for example
  * 'SourceEncryptionContext' for ReEncrypt.
@@ -41,6 +48,12 @@ export function encodeEncryptionContext(context: unknown, field = 'EncryptionCon
   let length = UINT32_LENGTH;
   for (const pair of pairs) {
     length += 2 * UINT32_LENGTH + pair.key.length + pair.value.length;
+  }
+  if (length > MAX_ENCODED_CONTEXT_BYTES) {
+    throw new ValidationException(
+      `${field} is too large: it encodes to ${length} bytes, and this engine accepts at most ` +
+        `${MAX_ENCODED_CONTEXT_BYTES}. Keep the context to short identifiers, not data.`,
+    );
   }
 
   const encoded = Buffer.alloc(length);

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { HsmError, Pkcs11Error, type Hsm } from '../native.js';
 import { assembleCiphertextBlob, blobAad, encodeBlobHeader, parseCiphertextBlob } from './blob.js';
-import { isHsmFailure, type Cluster } from './cluster.js';
+import { isHsmFailure, type Cluster, type ClusterHsm } from './cluster.js';
 import { encodeEncryptionContext } from './context.js';
 import type { Engine } from './engine.js';
 import {
@@ -115,7 +115,9 @@ async function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hs
   let hsmFailures = 0;
   let busy = 0;
   let lastError: unknown;
-  for (const { hsm } of cluster.hsmsFor(key.backingKeyId)) {
+  let candidates = cluster.hsmsFor(key.backingKeyId);
+  if (candidates.length === 0) candidates = await recheckKeyMaterial(cluster, key);
+  for (const { hsm } of candidates) {
     try {
       return await cluster.run(hsm, call);
     } catch (error) {
@@ -136,9 +138,69 @@ async function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hs
     }
   }
   if (hsmFailures > 0 || busy > 0) throw kmsErrorFrom(lastError, key);
+  // Every HSM reported the key missing. A search can miss while another
+  // process rewrites the token's files, so the HSMs are asked once more
+  // before the material is declared missing.
+  for (const { hsm } of await recheckKeyMaterial(cluster, key)) {
+    try {
+      return await cluster.run(hsm, call);
+    } catch (error) {
+      if (!(error instanceof HsmError && error.category === 'not-found')) throw kmsErrorFrom(error, key);
+      cluster.markMissing(hsm, key.backingKeyId);
+    }
+  }
   throw new KMSInvalidStateException(
     `${key.arn} is unavailable: its key material is missing from every active HSM of cluster ` +
       `${cluster.clusterId}. Restore the HSM backup that holds it, or run syncKeyMaterial.`,
+  );
+}
+
+/** Searches every active HSM for the key afresh and returns those that hold it. */
+async function recheckKeyMaterial(cluster: Cluster, key: KeyRecord): Promise<ClusterHsm[]> {
+  const holders: ClusterHsm[] = [];
+  for (const candidate of cluster.activeHsms()) {
+    const present = await cluster.run(candidate.hsm, (hsm) => hsm.hasKey(key.backingKeyId)).catch(() => false);
+    if (present) {
+      cluster.markPresent(candidate.hsm, key.backingKeyId);
+      holders.push(candidate);
+    }
+  }
+  return holders;
+}
+
+function isKeyNotFound(error: unknown): boolean {
+  return error instanceof HsmError && error.category === 'not-found';
+}
+
+/**
+ * Re-encrypts on `sourceHsm` into the destination key, preferring the same
+ * HSM when it holds the destination key, so the job stays on one token.
+ * When the native call reports a key missing and the source HSM does hold
+ * the source key, the destination key is the missing one: that HSM is
+ * skipped for it and the next holder is tried.
+ */
+async function reEncryptFrom(
+  sourceHsm: Hsm,
+  source: KeyRecord,
+  destinationCluster: Cluster,
+  destination: KeyRecord,
+  call: (sourceHsm: Hsm, destinationHsm: Hsm) => Promise<Buffer>,
+): Promise<Buffer> {
+  const holders = destinationCluster.hsmsFor(destination.backingKeyId).map((holder) => holder.hsm);
+  const ordered = holders.includes(sourceHsm) ? [sourceHsm, ...holders.filter((hsm) => hsm !== sourceHsm)] : holders;
+  for (const destinationHsm of ordered) {
+    try {
+      return await call(sourceHsm, destinationHsm);
+    } catch (error) {
+      if (!isKeyNotFound(error)) throw error;
+      const sourcePresent = await sourceHsm.hasKey(source.backingKeyId).catch(() => true);
+      if (!sourcePresent) throw error;
+      destinationCluster.markMissing(destinationHsm, destination.backingKeyId);
+    }
+  }
+  throw new KMSInvalidStateException(
+    `${destination.arn} is unavailable: its key material is missing from every active HSM of cluster ` +
+      `${destinationCluster.clusterId}. Restore the HSM backup that holds it, or run syncKeyMaterial.`,
   );
 }
 
@@ -275,17 +337,12 @@ export async function reEncrypt(engine: Engine, request: ReEncryptRequest): Prom
   return measured(sourceCluster, 'ReEncrypt', async () => {
     const sourceAad = blobAad(blob.header, sourceContext);
     const { header, aad: destinationAad } = aadFor(destination, destinationContext);
-    const destinationHsm = destinationCluster.hsmsFor(destination.backingKeyId)[0]?.hsm;
-    if (!destinationHsm) {
-      throw new KMSInvalidStateException(
-        `${destination.arn} is unavailable: its key material is missing from every active HSM of cluster ` +
-          `${destinationCluster.clusterId}.`,
-      );
-    }
     // The plaintext never reaches JavaScript: one native call decrypts and
     // encrypts, and wipes it in between.
-    const sealed = await onKeyMaterial(sourceCluster, source, (hsm) =>
-      hsm.reEncrypt(source.backingKeyId, sourceAad, blob.iv, blob.ciphertextAndTag, destinationHsm, destination.backingKeyId, destinationAad),
+    const sealed = await onKeyMaterial(sourceCluster, source, (sourceHsm) =>
+      reEncryptFrom(sourceHsm, source, destinationCluster, destination, (from, to) =>
+        from.reEncrypt(source.backingKeyId, sourceAad, blob.iv, blob.ciphertextAndTag, to, destination.backingKeyId, destinationAad),
+      ),
     );
     return {
       CiphertextBlob: assembleCiphertextBlob(header, sealed),

@@ -12,6 +12,20 @@ import { KeyStoreConnection } from './key-store-state.js';
 import type { CustomKeyStoreRecord } from './metadata-records.js';
 import type { MetadataStore } from './metadata-store.js';
 
+/** Returns what a caller should do to reach CONNECTED from `state`. */
+export function connectAdvice(state: string): string {
+  switch (state) {
+    case 'CONNECTING':
+      return 'Wait until the connection completes (await kms.ready(), or poll DescribeCustomKeyStores).';
+    case 'FAILED':
+      return 'Disconnect it with DisconnectCustomKeyStore, fix the cause in ConnectionErrorCode, then connect it again.';
+    case 'DISCONNECTING':
+      return 'Wait until it is DISCONNECTED, then connect it with ConnectCustomKeyStore.';
+    default:
+      return 'Connect it with ConnectCustomKeyStore.';
+  }
+}
+
 export class Engine {
   readonly metadata: MetadataStore;
   readonly scope: ArnScope;
@@ -72,7 +86,7 @@ export class Engine {
     const cluster = connection.connectedCluster;
     if (!cluster) {
       throw new CustomKeyStoreInvalidStateException(
-        `Custom key store ${customKeyStoreId} is ${connection.state}, not CONNECTED. Connect it with ConnectCustomKeyStore.`,
+        `Custom key store ${customKeyStoreId} is ${connection.state}, not CONNECTED. ${connectAdvice(connection.state)}`,
       );
     }
     return cluster;

@@ -8,7 +8,7 @@
 //   active HSM holds the key material is known only when an HSM is asked,
 //   and cluster.ts handles that.
 import type { Cluster } from './cluster.js';
-import type { Engine } from './engine.js';
+import { connectAdvice, type Engine } from './engine.js';
 import { DisabledException, KMSInvalidStateException } from './errors.js';
 import type { KeyRecord } from './metadata-records.js';
 import type { KeyState } from './types.js';
@@ -39,7 +39,7 @@ export function clusterForCrypto(engine: Engine, key: KeyRecord): Cluster {
   if (!cluster) {
     throw new KMSInvalidStateException(
       `${key.arn} is unavailable because its custom key store ${key.customKeyStoreId} is ${connection.state}, ` +
-        'not CONNECTED. Connect it with ConnectCustomKeyStore.',
+        `not CONNECTED. ${connectAdvice(connection.state)}`,
     );
   }
   if (key.keyState === 'Disabled') {

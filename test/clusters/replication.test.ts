@@ -112,6 +112,22 @@ describe('two-HSM cluster', () => {
     expect(error.message).toContain('key material is missing from every active HSM');
   });
 
+  it('re-encrypts into a key missing from one HSM', async () => {
+    const source = await newKey();
+    const destination = await newKey();
+    const { CiphertextBlob } = await kms.encrypt({ KeyId: source.arn, Plaintext: Buffer.from('move me') });
+    expect(await direct['replica-0']!.destroyKey(destination.material)).toBe(true);
+
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const moved = await kms.reEncrypt({ CiphertextBlob, DestinationKeyId: destination.arn });
+      const { Plaintext } = await kms.decrypt({ CiphertextBlob: moved.CiphertextBlob });
+      expect(Buffer.from(Plaintext).toString()).toBe('move me');
+    }
+    // The source key stays usable on both HSMs.
+    const again = await kms.encrypt({ KeyId: source.arn, Plaintext: Buffer.from('still usable') });
+    expect(again.KeyId).toBe(source.arn);
+  });
+
   it('spreads requests over both HSMs', async () => {
     const { arn } = await newKey();
     const before = kms.clusterStatus().find((cluster) => cluster.clusterId === 'cluster-pair')!;

@@ -214,6 +214,21 @@ describe('AliasName', () => {
   });
 });
 
+describe('EncryptionContext size', () => {
+  // The encoding adds 4 bytes for the pair count and 8 per pair.
+  const context = (valueBytes: number) => ({ k: 'v'.repeat(valueBytes) });
+
+  it('65536 encoded bytes is accepted', async () => {
+    const response = await kms.encrypt({ KeyId: keyArn, Plaintext: Buffer.from('x'), EncryptionContext: context(65536 - 13) });
+    expect(response.KeyId).toBe(keyArn);
+  });
+
+  it('65537 encoded bytes is rejected', async () => {
+    const call = kms.encrypt({ KeyId: keyArn, Plaintext: Buffer.from('x'), EncryptionContext: context(65536 - 12) });
+    await expect(call).rejects.toMatchObject({ ...VALIDATION, message: expect.stringContaining('EncryptionContext is too large') });
+  });
+});
+
 describe('CiphertextBlob', () => {
   it('6145 bytes is rejected', async () => {
     await expect(kms.decrypt({ CiphertextBlob: Buffer.alloc(6145) })).rejects.toMatchObject(VALIDATION);
