@@ -4,8 +4,8 @@
 //
 // An HSM is active while its handle is open and its last request did not
 // fail with a device or session error. An HSM that fails is marked inactive
-// at once and probed in the background with a small request, with backoff,
-// until it answers again; it then rejoins without a restart.
+// at once and probed in the background with a small request, with backoff.
+// When a probe succeeds, the HSM rejoins without a restart.
 import { performance } from 'node:perf_hooks';
 import { debuglog } from 'node:util';
 import {
@@ -90,7 +90,7 @@ function connectionErrorCode(error: unknown): ConnectionErrorCode {
   return 'INTERNAL_ERROR';
 }
 
-/** True for failures that say the HSM, not the request, is the problem. */
+/** True for failures caused by the HSM rather than by the request. */
 export function isHsmFailure(error: unknown): boolean {
   if (!(error instanceof Pkcs11Error) && !(error instanceof HsmError)) return false;
   return error.category === 'device' || error.category === 'session' || error.category === 'closed';
@@ -214,8 +214,8 @@ export class Cluster {
     slot.active = true;
     slot.lastError = undefined;
     slot.probeDelayMs = FIRST_PROBE_DELAY_MS;
-    // An HSM that comes back may have been restored from a backup: what it
-    // holds is learned again from the requests it serves.
+    // An HSM that comes back may have been restored from a backup, so its
+    // key material is learned again from the requests it serves.
     slot.missingKeys.clear();
   }
 
@@ -302,7 +302,7 @@ export class Cluster {
     this.#slotOf(hsm)?.missingKeys.add(Buffer.from(backingKeyId).toString('hex'));
   }
 
-  /** Records that `hsm` holds the key (after it generated or received it). */
+  /** Records that `hsm` contains the key (after it generated or received it). */
   markPresent(hsm: Hsm, backingKeyId: Uint8Array): void {
     this.#slotOf(hsm)?.missingKeys.delete(Buffer.from(backingKeyId).toString('hex'));
   }
