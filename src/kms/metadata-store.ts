@@ -13,6 +13,7 @@
  */
 import type Database from 'better-sqlite3';
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import * as path from 'node:path';
 
 import {
@@ -43,6 +44,9 @@ import { decodeMarker, toPage, type Page, type PageRequest } from './pagination.
 import { SecretBox } from './secret-box.js';
 
 export const METADATA_DB_FILE = 'metadata.db';
+
+/** How stale a cached key or alias may be after another process changed it, in ms. */
+export const CACHE_CHECK_INTERVAL_MS = 100;
 
 export interface MetadataStoreOptions {
   /** Maximum time in ms to wait for another connection's lock before failing with SQLITE_BUSY. */
@@ -102,6 +106,14 @@ export class MetadataStore {
   readonly #db: Database.Database;
   readonly #secretBox: SecretBox;
   readonly #statements = new Map<string, Database.Statement>();
+  /**
+   * Keys and aliases by 'key:<id>' and 'alias:<name>', null for a known
+   * absence. Crypto requests read them on every call, and a SQLite query
+   * per request would cost more than the rest of the request.
+   */
+  readonly #cache = new Map<string, KeyRecord | AliasRecord | null>();
+  #cacheCheckedAt = -Infinity;
+  #dataVersion = -1;
 
   private constructor(db: Database.Database, secretBox: SecretBox) {
     this.#db = db;
@@ -133,7 +145,13 @@ export class MetadataStore {
    * calls, including the store's own writes inside `fn`, become savepoints.
    */
   transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+    try {
+      return this.#db.transaction(fn).immediate();
+    } finally {
+      // Reads inside a transaction that rolled back may have cached rows
+      // that were never committed.
+      this.#cache.clear();
+    }
   }
 
   #statement(sql: string): Database.Statement {
@@ -142,7 +160,28 @@ export class MetadataStore {
       statement = this.#db.prepare(sql);
       this.#statements.set(sql, statement);
     }
+    // Every write goes through here just before it runs, so this is where
+    // the cache of this connection's reads is dropped.
+    if (!statement.reader) this.#cache.clear();
     return statement;
+  }
+
+  /**
+   * Drops the cache when another connection (another process sharing the
+   * data folder) has committed since the last check. SQLite's data_version
+   * changes only for other connections' commits; this connection's own
+   * writes clear the cache in #statement. Checked at most every
+   * CACHE_CHECK_INTERVAL_MS, which bounds how stale a read can be.
+   */
+  #refreshCache(): void {
+    const now = performance.now();
+    if (now - this.#cacheCheckedAt < CACHE_CHECK_INTERVAL_MS) return;
+    this.#cacheCheckedAt = now;
+    const version = this.#db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.#dataVersion) {
+      this.#dataVersion = version;
+      this.#cache.clear();
+    }
   }
 
   // Custom key stores
@@ -379,8 +418,13 @@ export class MetadataStore {
 
   /** Returns a key whose creation completed, or undefined. */
   getKey(keyId: string): KeyRecord | undefined {
+    this.#refreshCache();
+    const cached = this.#cache.get(`key:${keyId}`);
+    if (cached !== undefined) return (cached as KeyRecord | null) ?? undefined;
     const row = this.#statement('SELECT * FROM keys WHERE key_id = ? AND creating = 0').get(keyId) as KeyRow | undefined;
-    return row === undefined ? undefined : toKeyRecord(row);
+    const record = row === undefined ? undefined : toKeyRecord(row);
+    this.#cache.set(`key:${keyId}`, record ?? null);
+    return record;
   }
 
   /** Lists keys whose creation completed, in key ID order. Raises InvalidMarkerException for a foreign marker. */
@@ -487,8 +531,13 @@ export class MetadataStore {
   }
 
   getAlias(aliasName: string): AliasRecord | undefined {
+    this.#refreshCache();
+    const cached = this.#cache.get(`alias:${aliasName}`);
+    if (cached !== undefined) return (cached as AliasRecord | null) ?? undefined;
     const row = this.#statement('SELECT * FROM aliases WHERE alias_name = ?').get(aliasName) as AliasRow | undefined;
-    return row === undefined ? undefined : toAliasRecord(row);
+    const record = row === undefined ? undefined : toAliasRecord(row);
+    this.#cache.set(`alias:${aliasName}`, record ?? null);
+    return record;
   }
 
   /** Points an alias at another key. Raises NotFoundException for a missing alias or key. */
