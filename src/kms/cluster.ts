@@ -241,7 +241,10 @@ export class Cluster {
   }
 
   #slotOf(hsm: Hsm): HsmSlot | undefined {
-    return this.#hsms.find((slot) => slot.hsm === hsm);
+    for (const slot of this.#hsms) {
+      if (slot.hsm === hsm) return slot;
+    }
+    return undefined;
   }
 
   /**
@@ -249,6 +252,14 @@ export class Cluster {
    * busy first, so requests spread by current queue depth.
    */
   hsmsFor(backingKeyId: Uint8Array): ClusterHsm[] {
+    if (this.#hsms.length === 1) {
+      // The common case of one HSM needs no sorting, and it can only be
+      // missing the key once a request found it so.
+      const [only] = this.#hsms as [HsmSlot];
+      if (!only.active || !only.hsm) return [];
+      if (only.missingKeys.size > 0 && only.missingKeys.has(Buffer.from(backingKeyId).toString('hex'))) return [];
+      return [{ tokenLabel: only.tokenLabel, hsm: only.hsm }];
+    }
     const hex = Buffer.from(backingKeyId).toString('hex');
     return this.#hsms
       .filter((slot) => slot.active && slot.hsm && !slot.missingKeys.has(hex))
@@ -273,17 +284,30 @@ export class Cluster {
    * Runs `call` on `hsm`, counting it in the HSM's in-flight requests. A
    * device or session failure marks the HSM inactive before it is rethrown.
    */
-  async run<T>(hsm: Hsm, call: (hsm: Hsm) => Promise<T>): Promise<T> {
+  run<T>(hsm: Hsm, call: (hsm: Hsm) => Promise<T>): Promise<T> {
+    // Plain promise callbacks rather than an async function: this runs on
+    // every request, and each async layer costs a promise and a tick.
     const slot = this.#slotOf(hsm);
-    if (slot) slot.inFlight += 1;
+    if (!slot) return call(hsm);
+    slot.inFlight += 1;
+    let pending: Promise<T>;
     try {
-      return await call(hsm);
+      pending = call(hsm);
     } catch (error) {
-      if (slot && isHsmFailure(error)) this.markInactive(slot.hsm!, (error as Error).message);
+      slot.inFlight -= 1;
       throw error;
-    } finally {
-      if (slot) slot.inFlight -= 1;
     }
+    return pending.then(
+      (result) => {
+        slot.inFlight -= 1;
+        return result;
+      },
+      (error: unknown) => {
+        slot.inFlight -= 1;
+        if (isHsmFailure(error)) this.markInactive(hsm, (error as Error).message);
+        throw error;
+      },
+    );
   }
 
   /** Takes an HSM out of service until a background probe finds it working. */

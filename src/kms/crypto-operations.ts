@@ -48,16 +48,18 @@ import {
 const ALGORITHM = 'SYMMETRIC_DEFAULT';
 
 /** Runs `operation` and records its duration and outcome in the cluster's metrics. */
-async function measured<T>(cluster: Cluster, name: string, operation: () => Promise<T>): Promise<T> {
+function measured<T>(cluster: Cluster, name: string, operation: () => Promise<T>): Promise<T> {
   const started = performance.now();
-  try {
-    const result = await operation();
-    cluster.metrics.record(name, (performance.now() - started) / 1000);
-    return result;
-  } catch (error) {
-    cluster.metrics.record(name, (performance.now() - started) / 1000, (error as Error).name);
-    throw error;
-  }
+  return operation().then(
+    (result) => {
+      cluster.metrics.record(name, (performance.now() - started) / 1000);
+      return result;
+    },
+    (error: unknown) => {
+      cluster.metrics.record(name, (performance.now() - started) / 1000, (error as Error).name);
+      throw error;
+    },
+  );
 }
 
 /** Charges one request to the cluster's token bucket, or throws ThrottlingException without waiting. */
@@ -111,32 +113,70 @@ function kmsErrorFrom(error: unknown, key: KeyRecord): Error {
  * The request fails only when no active HSM can serve it, with the
  * retryable KMS exception for the reason, never with a wrong result.
  */
-async function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hsm) => Promise<T>): Promise<T> {
-  let hsmFailures = 0;
-  let busy = 0;
-  let lastError: unknown;
-  let candidates = cluster.hsmsFor(key.backingKeyId);
-  if (candidates.length === 0) candidates = await recheckKeyMaterial(cluster, key);
+function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hsm) => Promise<T>): Promise<T> {
+  // Fast path: the first candidate serves the request. Failures take the
+  // path below, which tries the candidates in turn.
+  const candidates = cluster.hsmsFor(key.backingKeyId);
+  if (candidates.length === 0) return onAnyKeyMaterial(cluster, key, call);
+  const first = candidates[0]!.hsm;
+  return cluster.run(first, call).catch((error: unknown) => {
+    const tally = { hsmFailures: 0, busy: 0, lastError: error };
+    if (!recordAttemptFailure(cluster, key, first, error, tally)) throw kmsErrorFrom(error, key);
+    return onAnyKeyMaterial(cluster, key, call, tally, first);
+  });
+}
+
+interface AttemptTally {
+  hsmFailures: number;
+  busy: number;
+  lastError: unknown;
+}
+
+/**
+ * Records why an attempt on `hsm` failed and returns whether another HSM
+ * may be tried: after a missing key, a full queue, or the first device or
+ * session failure. Any other failure (a wrong tag, say) is final.
+ */
+function recordAttemptFailure(cluster: Cluster, key: KeyRecord, hsm: Hsm, error: unknown, tally: AttemptTally): boolean {
+  tally.lastError = error;
+  if (error instanceof HsmError && error.category === 'not-found') {
+    cluster.markMissing(hsm, key.backingKeyId);
+    return true;
+  }
+  if (error instanceof HsmError && error.category === 'busy') {
+    tally.busy += 1;
+    return true;
+  }
+  if (isHsmFailure(error) && tally.hsmFailures === 0) {
+    tally.hsmFailures += 1;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The failover path of onKeyMaterial: tries the candidates in turn,
+ * skipping `failed`, whose attempt failed already.
+ */
+async function onAnyKeyMaterial<T>(
+  cluster: Cluster,
+  key: KeyRecord,
+  call: (hsm: Hsm) => Promise<T>,
+  tally: AttemptTally = { hsmFailures: 0, busy: 0, lastError: undefined },
+  failed?: Hsm,
+): Promise<T> {
+  let candidates = cluster.hsmsFor(key.backingKeyId).filter((candidate) => candidate.hsm !== failed);
+  if (candidates.length === 0 && tally.hsmFailures === 0 && tally.busy === 0) {
+    candidates = await recheckKeyMaterial(cluster, key);
+  }
   for (const { hsm } of candidates) {
     try {
       return await cluster.run(hsm, call);
     } catch (error) {
-      lastError = error;
-      if (error instanceof HsmError && error.category === 'not-found') {
-        cluster.markMissing(hsm, key.backingKeyId);
-        continue;
-      }
-      if (error instanceof HsmError && error.category === 'busy') {
-        busy += 1;
-        continue;
-      }
-      if (isHsmFailure(error) && hsmFailures === 0) {
-        hsmFailures += 1;
-        continue;
-      }
-      throw kmsErrorFrom(error, key);
+      if (!recordAttemptFailure(cluster, key, hsm, error, tally)) throw kmsErrorFrom(error, key);
     }
   }
+  const { hsmFailures, busy, lastError } = tally;
   if (hsmFailures > 0 || busy > 0) throw kmsErrorFrom(lastError, key);
   // Every HSM reported the key missing. A search can miss while another
   // process rewrites the token's files, so the HSMs are asked once more
@@ -209,8 +249,16 @@ function validateCommon(request: { GrantTokens?: unknown; DryRun?: unknown }): b
   return validateDryRun(request.DryRun);
 }
 
+// Blob headers by key record. Records are cached and immutable, so a
+// header computed once serves every request for that key version.
+const headers = new WeakMap<KeyRecord, Uint8Array>();
+
 function aadFor(key: KeyRecord, encodedContext: Uint8Array): { header: Uint8Array; aad: Uint8Array } {
-  const header = encodeBlobHeader(key.keyId, key.backingKeyVersion);
+  let header = headers.get(key);
+  if (!header) {
+    header = encodeBlobHeader(key.keyId, key.backingKeyVersion);
+    headers.set(key, header);
+  }
   return { header, aad: blobAad(header, encodedContext) };
 }
 

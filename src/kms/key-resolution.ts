@@ -2,7 +2,7 @@
 // alias ARN.
 import type { Engine } from './engine.js';
 import { NotFoundException, quoteForMessage } from './errors.js';
-import { parseKeyIdentifier, type ParseKeyIdentifierOptions } from './identifiers.js';
+import { parseKeyIdentifier, type KeyIdentifier, type ParseKeyIdentifierOptions } from './identifiers.js';
 import type { KeyRecord } from './metadata-records.js';
 import { validateKeyIdMember } from './validation.js';
 
@@ -14,7 +14,7 @@ import { validateKeyIdMember } from './validation.js';
 export function resolveKey(engine: Engine, value: unknown, options: ParseKeyIdentifierOptions = {}): KeyRecord {
   const field = options.field ?? 'KeyId';
   const text = validateKeyIdMember(value, field);
-  const identifier = parseKeyIdentifier(text, engine.scope, options);
+  const identifier = parseCached(engine, text, options);
 
   let keyId: string;
   if (identifier.kind === 'aliasName' || identifier.kind === 'aliasArn') {
@@ -29,6 +29,30 @@ export function resolveKey(engine: Engine, value: unknown, options: ParseKeyIden
     keyId = identifier.keyId;
   }
   return keyById(engine, keyId, text);
+}
+
+// Parsed identifiers by their text, for the options crypto requests use.
+// Parsing is pure, and services name the same few keys over and over; the
+// map is emptied when it reaches MAX_PARSED_IDENTIFIERS.
+const MAX_PARSED_IDENTIFIERS = 10_000;
+const parsedIdentifiers = new WeakMap<Engine, Map<string, KeyIdentifier>>();
+
+function parseCached(engine: Engine, text: string, options: ParseKeyIdentifierOptions): KeyIdentifier {
+  const cacheable = options.acceptAliases !== false && options.malformedArnError === undefined;
+  if (!cacheable) return parseKeyIdentifier(text, engine.scope, options);
+  let parsed = parsedIdentifiers.get(engine);
+  if (!parsed) {
+    parsed = new Map();
+    parsedIdentifiers.set(engine, parsed);
+  }
+  let identifier = parsed.get(text);
+  if (!identifier) {
+    // Throws for a malformed identifier, which is then never cached.
+    identifier = parseKeyIdentifier(text, engine.scope, options);
+    if (parsed.size >= MAX_PARSED_IDENTIFIERS) parsed.clear();
+    parsed.set(text, identifier);
+  }
+  return identifier;
 }
 
 /** Returns the key with this ID, or throws NotFoundException naming `requested`. */
