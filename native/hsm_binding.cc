@@ -17,6 +17,7 @@ constexpr size_t kMaxLabelBytes = 256;
 constexpr size_t kMaxDataBytes = 1 << 20;
 constexpr size_t kMaxAadBytes = 1 << 20;
 constexpr size_t kMaxRandomBytes = 1 << 16;
+constexpr size_t kMaxPrefixBytes = 1 << 12;
 
 struct ByteView {
   const uint8_t* data;
@@ -117,7 +118,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
         env, "Hsm",
         {
             InstanceMethod<&HsmWrap::Encrypt>("encrypt"),
-            InstanceMethod<&HsmWrap::Decrypt>("decrypt"),
+            InstanceMethod<&HsmWrap::DecryptWithTail>("decrypt"),
             InstanceMethod<&HsmWrap::ReEncrypt>("reEncrypt"),
             InstanceMethod<&HsmWrap::GenerateDataKey>("generateDataKey"),
             InstanceMethod<&HsmWrap::GenerateRandom>("generateRandom"),
@@ -183,24 +184,30 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     return Napi::Value(env, promise);
   }
 
-  // encrypt(keyId, aad, plaintext) -> Promise<Buffer: IV || ciphertext || tag>
+  // encrypt(keyId, aad, plaintext, aadTail?, outputPrefix?)
+  //   -> Promise<Buffer: outputPrefix || IV || ciphertext || tag>
+  // The AAD is aad || aadTail. Both optional parts spare the caller a
+  // concatenation per request (the KMS layer passes its blob header).
   Napi::Value Encrypt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kEncrypt);
     job->key_id = ReadId(info, 0, "keyId");
     job->aad = ReadVector(info, 1, "aad", 1, kMaxAadBytes);
     ByteView plaintext = ReadBytes(info, 2, "plaintext", 0, kMaxDataBytes);
+    AppendOptional(info, 3, "aadTail", kMaxAadBytes, &job->aad);
+    AppendOptional(info, 4, "outputPrefix", kMaxPrefixBytes, &job->output);
     job->secret_input = SecureBuffer(plaintext.data, plaintext.size);
     return Submit(env, std::move(job));
   }
 
-  // decrypt(keyId, aad, iv, ciphertextAndTag) -> Promise<Buffer: plaintext>
-  Napi::Value Decrypt(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto job = NewJob(env, JobKind::kDecrypt);
-    ReadDecryptArguments(info, job.get());
-    return Submit(env, std::move(job));
+  // Appends an optional Uint8Array argument to `target`; undefined adds nothing.
+  static void AppendOptional(const Napi::CallbackInfo& info, size_t index, const char* name,
+                             size_t max_size, std::vector<uint8_t>* target) {
+    if (index >= info.Length() || info[index].IsUndefined()) return;
+    ByteView view = ReadBytes(info, index, name, 0, max_size);
+    target->insert(target->end(), view.data, view.data + view.size);
   }
+
 
   // reEncrypt(keyId, aad, iv, ciphertextAndTag, destination, destinationKeyId,
   //           destinationAad) -> Promise<Buffer: IV || ciphertext || tag>
@@ -223,7 +230,17 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
                                  kMaxDataBytes + kTagBytesForBinding);
   }
 
-  // generateDataKey(keyId, aad, numberOfBytes, returnPlaintext)
+  // decrypt(keyId, aad, iv, ciphertextAndTag, aadTail?) -> Promise<Buffer: plaintext>
+  Napi::Value DecryptWithTail(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto job = NewJob(env, JobKind::kDecrypt);
+    ReadDecryptArguments(info, job.get());
+    AppendOptional(info, 4, "aadTail", kMaxAadBytes, &job->aad);
+    return Submit(env, std::move(job));
+  }
+
+  // generateDataKey(keyId, aad, numberOfBytes, returnPlaintext, aadTail?,
+  //                 outputPrefix?)
   //   -> Promise<{ plaintext?: Buffer, ciphertext: Buffer }>
   Napi::Value GenerateDataKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -235,6 +252,8 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
       throw Napi::TypeError::New(env, "Expected returnPlaintext to be a boolean");
     }
     job->return_plaintext = info[3].As<Napi::Boolean>().Value();
+    AppendOptional(info, 4, "aadTail", kMaxAadBytes, &job->aad);
+    AppendOptional(info, 5, "outputPrefix", kMaxPrefixBytes, &job->output);
     return Submit(env, std::move(job));
   }
 

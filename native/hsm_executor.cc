@@ -365,9 +365,9 @@ void WaitBriefly(Core& core) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns);
   while (core.queued.load(std::memory_order_relaxed) == 0 &&
          std::chrono::steady_clock::now() < deadline) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    // Yielding lets the JavaScript thread, or another executor, run on this
+    // core if it is runnable; on an idle core it returns at once.
+    std::this_thread::yield();
   }
 }
 

@@ -28,8 +28,10 @@ struct ExecutorOptions {
   size_t max_queue = 65536;
   bool session_key_copies = true;
   bool hsm_generates_iv = false;
-  // How long an idle thread polls for work before it sleeps.
-  uint32_t idle_spin_microseconds = 0;
+  // How long an idle thread polls for work before it sleeps. Measured on a
+  // 2-vCPU VM with SoftHSM2 (32-byte encrypts): 100 us raised one request in
+  // flight from 11 k to 55 k/s and 16 in flight from 76 k to 107 k/s.
+  uint32_t idle_spin_microseconds = 100;
 };
 
 struct ExecutorStats {

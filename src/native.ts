@@ -87,8 +87,8 @@ export interface OpenHsmOptions {
   hsmGeneratesIv?: boolean;
   /**
    * Microseconds an idle executor thread polls for new work before it sleeps
-   * (0 to 100000); default 0. Polling saves the wake-up of a sleeping thread
-   * per request at low concurrency, at the cost of CPU while idle.
+   * (0 to 100000); default 100. Polling saves the wake-up of a sleeping thread
+   * per request at low concurrency, at the cost of CPU while requests trickle.
    */
   idleSpinMicroseconds?: number;
 }
@@ -137,7 +137,7 @@ export interface KeyAttributes {
 }
 
 export interface GeneratedDataKey {
-  /** IV (12 bytes) || ciphertext || tag (16 bytes). */
+  /** outputPrefix || IV (12 bytes) || ciphertext || tag (16 bytes). */
   ciphertext: Buffer;
   plaintext?: Buffer;
 }
@@ -150,8 +150,25 @@ export interface GeneratedDataKey {
 export interface Hsm {
   readonly token: TokenDescription;
   readonly isOpen: boolean;
-  encrypt(keyId: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Buffer>;
-  decrypt(keyId: Uint8Array, aad: Uint8Array, iv: Uint8Array, ciphertextAndTag: Uint8Array): Promise<Buffer>;
+  /**
+   * Encrypts under the key, with AAD `aad || aadTail`, and resolves to
+   * `outputPrefix || IV || ciphertext || tag`. The optional parts spare a
+   * caller that frames ciphertexts (the KMS blob header) two copies.
+   */
+  encrypt(
+    keyId: Uint8Array,
+    aad: Uint8Array,
+    plaintext: Uint8Array,
+    aadTail?: Uint8Array,
+    outputPrefix?: Uint8Array,
+  ): Promise<Buffer>;
+  decrypt(
+    keyId: Uint8Array,
+    aad: Uint8Array,
+    iv: Uint8Array,
+    ciphertextAndTag: Uint8Array,
+    aadTail?: Uint8Array,
+  ): Promise<Buffer>;
   /** Decrypts under one key and encrypts under another; the plaintext stays in native memory and is wiped. */
   reEncrypt(
     keyId: Uint8Array,
@@ -168,6 +185,8 @@ export interface Hsm {
     aad: Uint8Array,
     numberOfBytes: number,
     returnPlaintext: boolean,
+    aadTail?: Uint8Array,
+    outputPrefix?: Uint8Array,
   ): Promise<GeneratedDataKey>;
   generateRandom(numberOfBytes: number): Promise<Buffer>;
   /**

@@ -253,12 +253,17 @@ function validateCommon(request: { GrantTokens?: unknown; DryRun?: unknown }): b
 // header computed once serves every request for that key version.
 const headers = new WeakMap<KeyRecord, Uint8Array>();
 
-function aadFor(key: KeyRecord, encodedContext: Uint8Array): { header: Uint8Array; aad: Uint8Array } {
+function headerOf(key: KeyRecord): Uint8Array {
   let header = headers.get(key);
   if (!header) {
     header = encodeBlobHeader(key.keyId, key.backingKeyVersion);
     headers.set(key, header);
   }
+  return header;
+}
+
+function aadFor(key: KeyRecord, encodedContext: Uint8Array): { header: Uint8Array; aad: Uint8Array } {
+  const header = headerOf(key);
   return { header, aad: blobAad(header, encodedContext) };
 }
 
@@ -289,13 +294,13 @@ function startEncrypt(engine: Engine, request: EncryptRequest): Promise<EncryptR
   rejectDryRun(dryRun);
   admit(cluster, 'Encrypt');
 
-  const { header, aad } = aadFor(key, encodedContext);
+  // The native call binds header || context as AAD and returns the whole
+  // blob, header first, so no buffer is concatenated here.
+  const header = headerOf(key);
   return measured(cluster, 'Encrypt', () =>
-    onKeyMaterial(cluster, key, (hsm) => hsm.encrypt(key.backingKeyId, aad, plaintext)).then((sealed) => ({
-      CiphertextBlob: assembleCiphertextBlob(header, sealed),
-      KeyId: key.arn,
-      EncryptionAlgorithm: ALGORITHM,
-    })),
+    onKeyMaterial(cluster, key, (hsm) => hsm.encrypt(key.backingKeyId, header, plaintext, encodedContext, header)).then(
+      (blob) => ({ CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: ALGORITHM }),
+    ),
   );
 }
 
@@ -337,9 +342,10 @@ function startDecrypt(engine: Engine, request: DecryptRequest): Promise<DecryptR
   rejectDryRun(dryRun);
   admit(cluster, 'Decrypt');
 
-  const aad = blobAad(blob.header, encodedContext);
   return measured(cluster, 'Decrypt', () =>
-    onKeyMaterial(cluster, key, (hsm) => hsm.decrypt(key.backingKeyId, aad, blob.iv, blob.ciphertextAndTag)).then(
+    onKeyMaterial(cluster, key, (hsm) =>
+      hsm.decrypt(key.backingKeyId, blob.header, blob.iv, blob.ciphertextAndTag, encodedContext),
+    ).then(
       (plaintext) => ({ KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: ALGORITHM }),
     ),
   );
@@ -360,12 +366,12 @@ async function generateDataKeyBlob(
   admit(cluster, operation);
 
   return measured(cluster, operation, async () => {
-    const { header, aad } = aadFor(key, encodedContext);
+    const header = headerOf(key);
     const dataKey = await onKeyMaterial(cluster, key, (hsm) =>
-      hsm.generateDataKey(key.backingKeyId, aad, length, returnPlaintext),
+      hsm.generateDataKey(key.backingKeyId, header, length, returnPlaintext, encodedContext, header),
     );
     const response: { CiphertextBlob: Uint8Array; Plaintext?: Uint8Array; KeyId: string } = {
-      CiphertextBlob: assembleCiphertextBlob(header, dataKey.ciphertext),
+      CiphertextBlob: dataKey.ciphertext,
       KeyId: key.arn,
     };
     if (dataKey.plaintext) response.Plaintext = dataKey.plaintext;
