@@ -29,6 +29,9 @@ struct TokenBucketState {
   std::atomic<uint64_t> rejected{0};
 };
 
+static_assert(std::atomic<uint64_t>::is_always_lock_free,
+              "the bucket must work in memory shared between processes");
+
 class TokenBucket {
  public:
   // Returns the process-wide bucket called `name`, created with the given
@@ -36,6 +39,16 @@ class TokenBucket {
   static std::shared_ptr<TokenBucket> Get(const std::string& name,
                                           double requests_per_second,
                                           double burst);
+
+  // Returns a bucket whose state lives in the file `path`, mapped into
+  // memory, so every process that maps the same file shares one rate. The
+  // file is created (mode 0600) when missing. Returns null and fills
+  // `error` when the file cannot be created or mapped.
+  static std::shared_ptr<TokenBucket> GetShared(const std::string& path,
+                                                double requests_per_second,
+                                                double burst,
+                                                std::string* error);
+  ~TokenBucket();
 
   // Sets the rate (requests per second, > 0) and the burst (requests that
   // may pass at once after an idle period, >= 1).
@@ -46,15 +59,19 @@ class TokenBucket {
   // The same at a given time, in ticks; for tests and benchmarks.
   bool TryAcquireAt(uint64_t now_ticks, uint32_t count);
 
-  uint64_t granted() const { return state_.granted.load(std::memory_order_relaxed); }
-  uint64_t rejected() const { return state_.rejected.load(std::memory_order_relaxed); }
+  uint64_t granted() const { return state_->granted.load(std::memory_order_relaxed); }
+  uint64_t rejected() const { return state_->rejected.load(std::memory_order_relaxed); }
   double requests_per_second() const { return requests_per_second_.load(); }
   double burst() const { return burst_.load(); }
 
   static uint64_t NowTicks();
 
  private:
-  TokenBucketState state_;
+  TokenBucketState local_state_;
+  // The state in use: local_state_, or the mapped file of a shared bucket.
+  TokenBucketState* state_ = &local_state_;
+  void* mapping_ = nullptr;
+  size_t mapping_size_ = 0;
   std::atomic<double> requests_per_second_{0};
   std::atomic<double> burst_{0};
 };

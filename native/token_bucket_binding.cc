@@ -47,8 +47,10 @@ class TokenBucketWrap : public Napi::ObjectWrap<TokenBucketWrap> {
         });
   }
 
-  // new TokenBucket(name, requestsPerSecond, burst): every object with the
-  // same name, in any thread of the process, shares one bucket.
+  // new TokenBucket(name, requestsPerSecond, burst, sharedPath?): every
+  // object with the same name, in any thread of the process, shares one
+  // bucket. With `sharedPath`, the bucket lives in that file, mapped into
+  // memory, and every process mapping it shares the rate.
   explicit TokenBucketWrap(const Napi::CallbackInfo& info)
       : ObjectWrap<TokenBucketWrap>(info) {
     Napi::Env env = info.Env();
@@ -57,6 +59,15 @@ class TokenBucketWrap : public Napi::ObjectWrap<TokenBucketWrap> {
     }
     double rate = ReadRate(info, 1);
     double burst = ReadBurst(info, 2);
+    if (info.Length() > 3 && !info[3].IsUndefined()) {
+      if (!info[3].IsString()) {
+        throw Napi::TypeError::New(env, "Expected sharedPath to be a string");
+      }
+      std::string error;
+      bucket_ = TokenBucket::GetShared(info[3].As<Napi::String>().Utf8Value(), rate, burst, &error);
+      if (!bucket_) throw Napi::Error::New(env, "Cannot share the rate limit: " + error);
+      return;
+    }
     bucket_ = TokenBucket::Get(info[0].As<Napi::String>().Utf8Value(), rate,
                                burst);
   }

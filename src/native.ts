@@ -245,7 +245,7 @@ interface Addon {
   shutdown(): void;
   rvName(rv: number): string;
   openHsm(options: OpenHsmOptions): Promise<Hsm>;
-  TokenBucket: new (name: string, requestsPerSecond: number, burst: number) => TokenBucket;
+  TokenBucket: new (name: string, requestsPerSecond: number, burst: number, sharedPath?: string) => TokenBucket;
 }
 
 /**
@@ -285,9 +285,14 @@ export function openHsm(options: OpenHsmOptions): Promise<Hsm> {
   return addon.openHsm(options);
 }
 
-/** Returns the process-wide bucket called `name`, created or reconfigured with this rate and burst. */
-export function tokenBucket(name: string, requestsPerSecond: number, burst: number): TokenBucket {
-  return new addon.TokenBucket(name, requestsPerSecond, burst);
+/**
+ * Returns the process-wide bucket called `name`, created or reconfigured
+ * with this rate and burst. With `sharedPath`, the bucket's state lives in
+ * that file, mapped into memory (created with mode 0600 when missing), and
+ * every process that uses the same file shares one rate.
+ */
+export function tokenBucket(name: string, requestsPerSecond: number, burst: number, sharedPath?: string): TokenBucket {
+  return new addon.TokenBucket(name, requestsPerSecond, burst, sharedPath);
 }
 
 /**

@@ -114,9 +114,13 @@ export class Cluster {
   #pin: Buffer | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: ResolvedClusterConfig) {
+  /**
+   * `rateLimitPath`, when given, is the file that holds the cluster's token
+   * bucket, so that every process using it shares the cluster's rate.
+   */
+  constructor(config: ResolvedClusterConfig, rateLimitPath?: string) {
     this.config = config;
-    this.bucket = tokenBucket(`cluster:${config.clusterId}`, config.requestsPerSecond, config.burst);
+    this.bucket = tokenBucket(`cluster:${config.clusterId}`, config.requestsPerSecond, config.burst, rateLimitPath);
     this.metrics = new ClusterMetrics(config.clusterId);
     this.#hsms = config.hsms.map((hsm) => ({
       tokenLabel: hsm.tokenLabel,

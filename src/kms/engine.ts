@@ -1,5 +1,6 @@
 // State shared by the operations of one Kms instance: metadata, clusters,
 // key store connections, the ARN scope and the clock.
+import { join } from 'node:path';
 import { Cluster } from './cluster.js';
 import type { ResolvedClusterConfig } from './config.js';
 import {
@@ -33,11 +34,24 @@ export class Engine {
   readonly #clusters = new Map<string, Cluster>();
   readonly #connections = new Map<string, KeyStoreConnection>();
 
-  constructor(metadata: MetadataStore, clusters: ResolvedClusterConfig[], scope: ArnScope, now: () => Date) {
+  /**
+   * With `rateLimitDir`, each cluster's token bucket lives in a file there,
+   * shared by every process that opens the same data folder.
+   */
+  constructor(
+    metadata: MetadataStore,
+    clusters: ResolvedClusterConfig[],
+    scope: ArnScope,
+    now: () => Date,
+    rateLimitDir?: string,
+  ) {
     this.metadata = metadata;
     this.scope = scope;
     this.now = now;
-    for (const config of clusters) this.#clusters.set(config.clusterId, new Cluster(config));
+    for (const config of clusters) {
+      const path = rateLimitDir === undefined ? undefined : join(rateLimitDir, `rate-limit-${config.clusterId}.bucket`);
+      this.#clusters.set(config.clusterId, new Cluster(config, path));
+    }
   }
 
   clusters(): Cluster[] {

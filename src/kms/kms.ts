@@ -35,6 +35,12 @@ export interface KmsOptions {
   now?: () => Date;
   /** How often scheduled deletions are carried out, in ms; default 60000. 0 turns the timer off. */
   deletionIntervalMs?: number;
+  /**
+   * Share each cluster's rate limit with every process that opens the same
+   * data folder (default true), as AWS applies its key store quota to all
+   * callers. The bucket then lives in `<dataDir>/rate-limit-<clusterId>.bucket`.
+   */
+  shareRateLimits?: boolean;
 }
 
 export interface ClusterStatus {
@@ -71,7 +77,8 @@ export class Kms {
       accountId: options.accountId ?? fileConfig?.accountId ?? DEFAULT_ACCOUNT_ID,
     };
     const metadata = MetadataStore.open(options.dataDir);
-    const engine = new Engine(metadata, clusters, scope, options.now ?? (() => new Date()));
+    const rateLimitDir = options.shareRateLimits === false ? undefined : options.dataDir;
+    const engine = new Engine(metadata, clusters, scope, options.now ?? (() => new Date()), rateLimitDir);
     const kms = new Kms(engine);
 
     kms.#resumeConnections();

@@ -98,7 +98,10 @@ describe('fault module without faults', () => {
       );
 
       opened.forEach((plaintext, index) => expect(plaintext.toString()).toBe(`message ${index}`));
-      expect(wide.stats().sessions).toBe(4);
+      // Each thread opens its session with its first job; which threads
+      // took a batch depends on timing.
+      expect(wide.stats().threads).toBe(4);
+      expect(wide.stats().sessions).toBeLessThanOrEqual(4);
     } finally {
       await wide.close();
     }

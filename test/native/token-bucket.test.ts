@@ -89,3 +89,38 @@ describe('TokenBucket edge cases', () => {
     );
   });
 });
+
+describe('TokenBucket shared between processes', () => {
+  it('counts two processes against one rate', async () => {
+    const { execFile } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'shared.bucket');
+    const script = `
+      const addon = require(${JSON.stringify(addonPath)});
+      addon.setErrorClasses(class extends Error {}, class extends Error {});
+      const bucket = new addon.TokenBucket('shared', 1, 100, ${JSON.stringify(path)});
+      let granted = 0;
+      for (let i = 0; i < 1000; i++) if (bucket.tryAcquire()) granted++;
+      process.stdout.write(String(granted));
+    `;
+    const run = () =>
+      new Promise<number>((resolve, reject) =>
+        execFile(process.execPath, ['-e', script], (error, stdout) => (error ? reject(error) : resolve(Number(stdout)))),
+      );
+
+    const first = await run();
+    const second = await run();
+    // A burst of 100 at 1 request/s: the first process takes it all, and the
+    // second, a moment later, finds it spent.
+    expect(first).toBe(100);
+    expect(second).toBeLessThanOrEqual(2);
+    expect(tokenBucket('shared-view', 1, 100, path).stats().granted).toBe(first + second);
+  });
+
+  it('rejects a file that holds something else', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'other.bin');
+    writeFileSync(path, Buffer.alloc(128, 7));
+    expect(() => tokenBucket('other', 1, 1, path)).toThrow('does not hold an hsm-kms rate limit');
+  });
+});
