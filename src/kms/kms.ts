@@ -92,7 +92,12 @@ export class Kms {
     return kms;
   }
 
-  /** Reconnects the stores whose last requested state was CONNECTED. */
+  /**
+   * Reconnects the stores whose last requested state was CONNECTED.
+   * NOTE: this runs at open only. When another process sharing the data
+   * folder connects or disconnects a store, this process follows at its
+   * next open; keys, aliases and key states are shared within 100 ms.
+   */
   #resumeConnections(): void {
     let marker: string | undefined;
     do {
