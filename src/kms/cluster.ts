@@ -53,6 +53,12 @@ export interface HsmStatus {
   lastError?: string;
 }
 
+/** A request in flight on one HSM, from Cluster.begin() to Cluster.end(). */
+export interface ClusterRequest {
+  readonly hsm: Hsm;
+  readonly slot: unknown;
+}
+
 /** A handle to one HSM of a cluster, as requests see it. */
 export interface ClusterHsm {
   readonly tokenLabel: string;
@@ -289,29 +295,43 @@ export class Cluster {
    * device or session failure marks the HSM inactive before it is rethrown.
    */
   run<T>(hsm: Hsm, call: (hsm: Hsm) => Promise<T>): Promise<T> {
-    // Plain promise callbacks rather than an async function: this runs on
-    // every request, and each async layer costs a promise and a tick.
-    const slot = this.#slotOf(hsm);
-    if (!slot) return call(hsm);
-    slot.inFlight += 1;
+    const request = this.begin(hsm);
     let pending: Promise<T>;
     try {
       pending = call(hsm);
     } catch (error) {
-      slot.inFlight -= 1;
+      this.end(request, error);
       throw error;
     }
     return pending.then(
       (result) => {
-        slot.inFlight -= 1;
+        this.end(request);
         return result;
       },
       (error: unknown) => {
-        slot.inFlight -= 1;
-        if (isHsmFailure(error)) this.markInactive(hsm, (error as Error).message);
+        this.end(request, error);
         throw error;
       },
     );
+  }
+
+  /**
+   * Counts a request sent to `hsm` as in flight until end() is called with
+   * the returned handle. begin() and end() let the hot path do this in the
+   * callbacks it has anyway, with no promise of its own.
+   */
+  begin(hsm: Hsm): ClusterRequest {
+    const slot = this.#slotOf(hsm);
+    if (slot) slot.inFlight += 1;
+    return { hsm, slot };
+  }
+
+  /** Ends a request; a device or session failure takes its HSM out of service. */
+  end(request: ClusterRequest, error?: unknown): void {
+    const slot = request.slot as HsmSlot | undefined;
+    if (!slot) return;
+    slot.inFlight -= 1;
+    if (error !== undefined && isHsmFailure(error)) this.markInactive(request.hsm, (error as Error).message);
   }
 
   /** Takes an HSM out of service until a background probe finds it working. */

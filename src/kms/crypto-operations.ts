@@ -114,16 +114,57 @@ function kmsErrorFrom(error: unknown, key: KeyRecord): Error {
  * retryable KMS exception for the reason, never with a wrong result.
  */
 function onKeyMaterial<T>(cluster: Cluster, key: KeyRecord, call: (hsm: Hsm) => Promise<T>): Promise<T> {
-  // Fast path: the first candidate serves the request. Failures take the
-  // path below, which tries the candidates in turn.
+  return runOnKeyMaterial(cluster, key, undefined, call, (result) => result);
+}
+
+/**
+ * onKeyMaterial for the hot operations: also records the request in the
+ * cluster's metrics under `operation` and maps the HSM's result with
+ * `shape`. When the first candidate serves the request, the native promise
+ * gets one callback pair for all of this, since every promise layer costs
+ * time on the JavaScript thread. Failures take onAnyKeyMaterial, which
+ * tries the other candidates.
+ */
+function runOnKeyMaterial<R, T>(
+  cluster: Cluster,
+  key: KeyRecord,
+  operation: string | undefined,
+  call: (hsm: Hsm) => Promise<R>,
+  shape: (result: R) => T,
+): Promise<T> {
+  const started = performance.now();
+  const succeed = (result: R): T => {
+    if (operation) cluster.metrics.record(operation, (performance.now() - started) / 1000);
+    return shape(result);
+  };
+  const fail = (error: unknown): never => {
+    if (operation) cluster.metrics.record(operation, (performance.now() - started) / 1000, (error as Error).name);
+    throw error;
+  };
+
   const candidates = cluster.hsmsFor(key.backingKeyId);
-  if (candidates.length === 0) return onAnyKeyMaterial(cluster, key, call);
+  if (candidates.length === 0) return onAnyKeyMaterial(cluster, key, call).then(succeed, fail);
   const first = candidates[0]!.hsm;
-  return cluster.run(first, call).catch((error: unknown) => {
-    const tally = { hsmFailures: 0, busy: 0, lastError: error };
-    if (!recordAttemptFailure(cluster, key, first, error, tally)) throw kmsErrorFrom(error, key);
-    return onAnyKeyMaterial(cluster, key, call, tally, first);
-  });
+  const request = cluster.begin(first);
+  let pending: Promise<R>;
+  try {
+    pending = call(first);
+  } catch (error) {
+    cluster.end(request, error);
+    return Promise.reject(error);
+  }
+  return pending.then(
+    (result) => {
+      cluster.end(request);
+      return succeed(result);
+    },
+    (error: unknown) => {
+      cluster.end(request, error);
+      const tally = { hsmFailures: 0, busy: 0, lastError: error };
+      if (!recordAttemptFailure(cluster, key, first, error, tally)) fail(kmsErrorFrom(error, key));
+      return onAnyKeyMaterial(cluster, key, call, tally, first).then(succeed, fail);
+    },
+  );
 }
 
 interface AttemptTally {
@@ -297,10 +338,12 @@ function startEncrypt(engine: Engine, request: EncryptRequest): Promise<EncryptR
   // The native call binds header || context as AAD and returns the whole
   // blob, header first, so no buffer is concatenated here.
   const header = headerOf(key);
-  return measured(cluster, 'Encrypt', () =>
-    onKeyMaterial(cluster, key, (hsm) => hsm.encrypt(key.backingKeyId, header, plaintext, encodedContext, header)).then(
-      (blob) => ({ CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: ALGORITHM }),
-    ),
+  return runOnKeyMaterial(
+    cluster,
+    key,
+    'Encrypt',
+    (hsm) => hsm.encrypt(key.backingKeyId, header, plaintext, encodedContext, header),
+    (blob): EncryptResponse => ({ CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: ALGORITHM }),
   );
 }
 
@@ -342,12 +385,12 @@ function startDecrypt(engine: Engine, request: DecryptRequest): Promise<DecryptR
   rejectDryRun(dryRun);
   admit(cluster, 'Decrypt');
 
-  return measured(cluster, 'Decrypt', () =>
-    onKeyMaterial(cluster, key, (hsm) =>
-      hsm.decrypt(key.backingKeyId, blob.header, blob.iv, blob.ciphertextAndTag, encodedContext),
-    ).then(
-      (plaintext) => ({ KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: ALGORITHM }),
-    ),
+  return runOnKeyMaterial(
+    cluster,
+    key,
+    'Decrypt',
+    (hsm) => hsm.decrypt(key.backingKeyId, blob.header, blob.iv, blob.ciphertextAndTag, encodedContext),
+    (plaintext): DecryptResponse => ({ KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: ALGORITHM }),
   );
 }
 
