@@ -62,6 +62,11 @@ export class ReplayCache {
     return 'new';
   }
 
+  /** Removes `signature`, so a request with it is accepted again. */
+  forget(signature: string): void {
+    this.#expiries.delete(signature);
+  }
+
   /**
    * Drops expired entries from the oldest end. Entries arrive roughly in
    * expiry order, because clients sign with their current time, so this

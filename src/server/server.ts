@@ -248,9 +248,14 @@ export class KmsServer {
       status: 200,
     };
 
+    // Set once the signature verified; a request that then fails gives its
+    // signature back, so a client's retry with the same signature is served.
+    let signature: string | undefined;
     try {
       const body = await readBody(request, this.#maxBodyBytes);
-      record.accessKeyId = this.#authenticate(request, body);
+      const caller = this.#authenticate(request, body);
+      record.accessKeyId = caller.accessKeyId;
+      signature = caller.signature;
       checkContentType(request.headers['content-type']);
       const operationName = operationNameOf(targetOf(request));
       const operation = findOperation(operationName);
@@ -269,6 +274,7 @@ export class KmsServer {
         record.status = 0;
       } else {
         const kmsError = this.#asKmsError(error, requestId, record.operation);
+        if (signature !== undefined) this.#verifier?.release(signature);
         record.result = kmsError.name;
         record.status = kmsError.httpStatusCode;
         if (kmsError.httpStatusCode === 413) {
@@ -284,9 +290,12 @@ export class KmsServer {
     await this.#record(record);
   }
 
-  /** Returns the access key ID that signed the request, or 'anonymous' when authentication is off. */
-  #authenticate(request: IncomingMessage, body: Buffer): string {
-    if (!this.#verifier) return ANONYMOUS_CALLER;
+  /**
+   * Returns the access key ID that signed the request ('anonymous' when
+   * authentication is off) and the signature, which is undefined then.
+   */
+  #authenticate(request: IncomingMessage, body: Buffer): { accessKeyId: string; signature?: string } {
+    if (!this.#verifier) return { accessKeyId: ANONYMOUS_CALLER };
     return this.#verifier.verify({
       method: request.method ?? 'POST',
       url: request.url ?? '/',

@@ -40,6 +40,12 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /** The parts of a request that its signature covers. */
+/** A request whose signature verified. */
+export interface VerifiedRequest {
+  accessKeyId: string;
+  signature: string;
+}
+
 export interface SignedRequest {
   method: string;
   /** The request target as received: path and query string, still percent-encoded. */
@@ -84,11 +90,12 @@ export class SigV4Verifier {
 
   /**
    * Verifies the request's signature and returns the access key ID that
-   * signed it. Throws the exception AWS returns for each kind of failure.
-   * A signature is accepted once: the same signed request sent again within
-   * the clock-skew window raises InvalidSignatureException.
+   * signed it and the signature. Throws the exception AWS returns for each
+   * kind of failure. A signature is accepted once: the same signed request
+   * sent again within the clock-skew window raises InvalidSignatureException,
+   * unless `release` gave the signature back.
    */
-  verify(request: SignedRequest): string {
+  verify(request: SignedRequest): VerifiedRequest {
     const authorization = singleHeader(request.headers, 'authorization');
     if (authorization === undefined) {
       if (/(?:^|&)X-Amz-(?:Signature|Algorithm|Credential)=/i.test(queryOf(request.url))) {
@@ -144,7 +151,17 @@ export class SigV4Verifier {
         'Too many signed requests within the 5-minute signature window to check them for replays. Retry with backoff.',
       );
     }
-    return header.accessKeyId;
+    return { accessKeyId: header.accessKeyId, signature: header.signature };
+  }
+
+  /**
+   * Lets a signature be used again, for a request that failed. The AWS CLI
+   * retries a throttled or failed request with the same signature when it
+   * re-signs within the same second, and AWS accepts such retries. Replaying
+   * a request that failed is what a client retry does anyway.
+   */
+  release(signature: string): void {
+    this.#replayCache.forget(signature);
   }
 
   #checkScope(header: AuthorizationHeader, amzDate: string): void {

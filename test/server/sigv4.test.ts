@@ -88,6 +88,18 @@ describe('SigV4 verification', () => {
     expect(replayed.json?.message).toContain('already used');
   });
 
+  it('serves a retry of a failed request with its signature', async () => {
+    const client = kmsClient(running.url);
+    const sent = recordSignedRequests(client);
+    const failed = await client.describeKey({ KeyId: 'alias/does-not-exist' }).catch((error: Error) => error);
+    expect(failed.name).toBe('NotFoundException');
+
+    // The AWS CLI re-signs a retry within the same second identically.
+    const retried = await resend(running.url, sent[0]!);
+    expect(retried.status).toBe(404);
+    expect(retried.json?.__type).toBe('NotFoundException');
+  });
+
   it('rejects a body changed after signing', async () => {
     const client = kmsClient(running.url);
     const sent = recordSignedRequests(client);
