@@ -119,6 +119,7 @@ export class Cluster {
   readonly #hsms: HsmSlot[];
   #pin: Buffer | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
+  #rotation = 0;
 
   /**
    * `rateLimitPath`, when given, is the file that holds the cluster's token
@@ -271,18 +272,25 @@ export class Cluster {
       return [{ tokenLabel: only.tokenLabel, hsm: only.hsm }];
     }
     const hex = Buffer.from(backingKeyId).toString('hex');
-    return this.#hsms
-      .filter((slot) => slot.active && slot.hsm && !slot.missingKeys.has(hex))
-      .sort((a, b) => a.inFlight - b.inFlight)
+    return this.#ordered(this.#hsms.filter((slot) => slot.active && slot.hsm && !slot.missingKeys.has(hex)));
+  }
+
+  /**
+   * Sorts slots by requests in flight. Ties rotate from one call to the
+   * next, so sequential requests reach every HSM and a failing one is found
+   * by traffic, not only at failover.
+   */
+  #ordered(slots: HsmSlot[]): ClusterHsm[] {
+    const rotation = this.#rotation++;
+    const rank = (slot: HsmSlot) => (this.#hsms.indexOf(slot) + rotation) % this.#hsms.length;
+    return slots
+      .sort((a, b) => a.inFlight - b.inFlight || rank(a) - rank(b))
       .map((slot) => ({ tokenLabel: slot.tokenLabel, hsm: slot.hsm! }));
   }
 
   /** Returns every active HSM, the least busy first. */
   activeHsms(): ClusterHsm[] {
-    return this.#hsms
-      .filter((slot) => slot.active && slot.hsm)
-      .sort((a, b) => a.inFlight - b.inFlight)
-      .map((slot) => ({ tokenLabel: slot.tokenLabel, hsm: slot.hsm! }));
+    return this.#ordered(this.#hsms.filter((slot) => slot.active && slot.hsm));
   }
 
   /** Returns the least busy active HSM, for work that needs no key material. */

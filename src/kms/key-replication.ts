@@ -25,6 +25,8 @@ export interface SyncKeyMaterialResult {
   Keys: KeySyncResult[];
   /** Custom key stores that were skipped because they are not CONNECTED. */
   SkippedKeyStores: string[];
+  /** HSMs of connected stores' clusters that were skipped because they are not active. */
+  InactiveHsms: { ClusterId: string; TokenLabel: string; Reason: string }[];
 }
 
 function wrappingKeyId(cluster: Cluster): Buffer {
@@ -107,7 +109,7 @@ async function syncKey(cluster: Cluster, key: KeyRecord): Promise<KeySyncResult>
  * from an HSM that has it, and reports what it did per key.
  */
 export async function syncKeyMaterial(engine: Engine): Promise<SyncKeyMaterialResult> {
-  const result: SyncKeyMaterialResult = { Keys: [], SkippedKeyStores: [] };
+  const result: SyncKeyMaterialResult = { Keys: [], SkippedKeyStores: [], InactiveHsms: [] };
   const skipped = new Set<string>();
   let marker: string | undefined;
   do {
@@ -124,5 +126,14 @@ export async function syncKeyMaterial(engine: Engine): Promise<SyncKeyMaterialRe
     marker = page.nextMarker;
   } while (marker);
   result.SkippedKeyStores = [...skipped];
+  for (const connection of engine.connections()) {
+    const cluster = connection.connectedCluster;
+    if (!cluster) continue;
+    for (const hsm of cluster.status()) {
+      if (!hsm.active) {
+        result.InactiveHsms.push({ ClusterId: cluster.clusterId, TokenLabel: hsm.tokenLabel, Reason: hsm.reason ?? 'inactive' });
+      }
+    }
+  }
   return result;
 }

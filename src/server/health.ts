@@ -25,6 +25,11 @@ export interface HealthReport {
   status: HealthStatus;
   /** Reasons for a 'degraded' status, one sentence each. */
   problems: string[];
+  /**
+   * Conditions that do not stop service yet, such as an inactive HSM in a
+   * cluster whose other HSMs serve its keys; the status stays 'ok'.
+   */
+  warnings: string[];
   clusters: ClusterStatus[];
   customKeyStores: StoreHealth[];
 }
@@ -71,9 +76,17 @@ export async function healthReport(kms: Kms, shuttingDown: boolean): Promise<Hea
     }
   }
 
+  const warnings: string[] = [];
+  for (const cluster of clusters) {
+    if (cluster.connectionState !== 'CONNECTED' || cluster.activeHsms === 0) continue;
+    for (const hsm of cluster.hsms) {
+      if (!hsm.active) warnings.push(`HSM ${hsm.tokenLabel} of cluster ${cluster.clusterId} is inactive: ${hsm.reason ?? 'no reason recorded'}`);
+    }
+  }
+
   let status: HealthStatus = problems.length === 0 ? 'ok' : 'degraded';
   if (shuttingDown) status = 'shutting-down';
-  return { status, problems, clusters, customKeyStores };
+  return { status, problems, warnings, clusters, customKeyStores };
 }
 
 /** HTTP status of a health report: 200 when 'ok', 503 otherwise. */

@@ -159,7 +159,7 @@ describe('routes and request format', () => {
     const response = await sendRaw(running.url, { method: 'GET', path: '/health' });
 
     expect(response.status).toBe(200);
-    expect(response.json).toEqual({ status: 'ok', problems: [], clusters: [], customKeyStores: [] });
+    expect(response.json).toEqual({ status: 'ok', problems: [], warnings: [], clusters: [], customKeyStores: [] });
   });
 });
 
