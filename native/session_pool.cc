@@ -210,8 +210,8 @@ bool SessionPool::Reconnect(uint64_t seen_generation, Failure* failure) {
     reconnect_delay_ = kFirstReconnectDelay;
     return true;
   }
-  // Whatever the module said, the token is what is missing, not a key or a
-  // credential: the caller sees a device failure.
+  // Whatever the module returned, the token is what is missing, not a key
+  // or a credential, so the caller gets a device failure.
   last_reconnect_error_ = attempt.message;
   next_reconnect_ = now + reconnect_delay_;
   reconnect_delay_ = std::min(reconnect_delay_ * 2, kMaxReconnectDelay);

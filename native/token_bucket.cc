@@ -28,8 +28,8 @@ std::shared_ptr<TokenBucket> TokenBucket::Get(const std::string& name,
 
 namespace {
 
-// Layout of a shared bucket file. The magic number marks a file that holds
-// a bucket; a new file is all zeros, which is a valid empty state.
+// Layout of a shared bucket file. The magic number marks a file that
+// contains a bucket. A new file is all zeros, which is a valid empty state.
 constexpr uint64_t kSharedMagic = 0x68736d6b6d736231ULL;  // "hsmkmsb1"
 
 struct SharedBucketFile {

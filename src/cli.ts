@@ -15,7 +15,7 @@ const DEFAULT_DATA_DIR = process.env.HSM_KMS_DATA_DIR ?? './hsm-kms-data';
 
 function print(value: unknown): void {
   // The replacer reads the holder's member, because JSON.stringify calls a
-  // Buffer's toJSON before the replacer sees it.
+  // Buffer's toJSON before it calls the replacer.
   const json = JSON.stringify(
     value,
     function (this: Record<string, unknown>, key: string, member: unknown) {

@@ -67,7 +67,7 @@ function writeCredentials(path: string, credentials: LocalCredentials): void {
  * so keys can be copied between the local HSMs. The value exists in this
  * process's memory only for the moment of the import, and is then wiped.
  * NOTE: if the import fails on some tokens, a later run generates a new
- * value for those only; delete the data folder and run init again.
+ * value for those only. Delete the data folder and run init again.
  */
 async function createLocalWrappingKeys(
   tokens: { modulePath: string; confPath: string },

@@ -122,8 +122,8 @@ export class Cluster {
   #rotation = 0;
 
   /**
-   * `rateLimitPath`, when given, is the file that holds the cluster's token
-   * bucket, so that every process using it shares the cluster's rate.
+   * `rateLimitPath`, when given, is the file that contains the cluster's
+   * token bucket, so that every process using it shares the cluster's rate.
    */
   constructor(config: ResolvedClusterConfig, rateLimitPath?: string) {
     this.config = config;

@@ -196,8 +196,8 @@ function recordAttemptFailure(cluster: Cluster, key: KeyRecord, hsm: Hsm, error:
 }
 
 /**
- * The failover path of onKeyMaterial: tries the candidates in turn,
- * skipping `failed`, whose attempt failed already.
+ * Tries the candidates in turn, the failover path of onKeyMaterial. It
+ * skips `failed`, whose attempt failed already.
  */
 async function onAnyKeyMaterial<T>(
   cluster: Cluster,
@@ -255,7 +255,7 @@ function isKeyNotFound(error: unknown): boolean {
 
 /**
  * Re-encrypts on `sourceHsm` into the destination key, preferring the same
- * HSM when it holds the destination key, so the job stays on one token.
+ * HSM when it has the destination key, so the job stays on one token.
  * When the native call reports a key missing and the source HSM does hold
  * the source key, the destination key is the missing one: that HSM is
  * skipped for it and the next holder is tried.

@@ -45,7 +45,7 @@ import { SecretBox } from './secret-box.js';
 
 export const METADATA_DB_FILE = 'metadata.db';
 
-/** How stale a cached key or alias may be after another process changed it, in ms. */
+/** Maximum age, in ms, of a cached key or alias after another process changed it. */
 export const CACHE_CHECK_INTERVAL_MS = 100;
 
 export interface MetadataStoreOptions {
