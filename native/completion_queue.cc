@@ -106,8 +106,12 @@ void CompletionQueue::Close() {
     napi_delete_reference(env_, resource_);
     resource_ = nullptr;
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(wakeup_),
-           [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  // No close callback: when a worker_thread was the only environment that
+  // loaded the addon, Node unloads the library before the loop finishes
+  // closing the handle, and a callback in this library would then run from
+  // unmapped memory. The handle (under 200 bytes, once per environment) is
+  // left to the loop rather than freed.
+  uv_close(reinterpret_cast<uv_handle_t*>(wakeup_), nullptr);
   wakeup_ = nullptr;
 }
 

@@ -135,3 +135,29 @@ describe('Hsm at process and worker exit', () => {
     expect(opened.toString()).toBe('after terminate');
   });
 });
+
+describe('addon loaded first by a worker_thread', () => {
+  it('lets the process exit cleanly after the worker exits', async () => {
+    const { execFile } = await import('node:child_process');
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const code = 'require(' + JSON.stringify(${JSON.stringify(addonPath)}) + ').setErrorClasses(class extends Error {}, class extends Error {});';
+      (async () => {
+        for (let i = 0; i < 3; i++) {
+          await new Promise((resolve, reject) => {
+            const worker = new Worker(code, { eval: true });
+            worker.on('exit', resolve);
+            worker.on('error', reject);
+          });
+        }
+        process.stdout.write('done');
+      })();
+    `;
+    const outcome = await new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, ['-e', script], (_error, stdout) => resolve({ code: child.exitCode, signal: child.signalCode, stdout }));
+    });
+    expect(outcome.signal).toBeNull();
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toBe('done');
+  });
+});
