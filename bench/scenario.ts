@@ -39,6 +39,8 @@ export async function openPath(path: JsPathName, context: PathContext): Promise<
   switch (path) {
     case 'facade':
       return (await import('./paths/facade.js')).openFacadePath(context);
+    case 'http':
+      return (await import('./paths/http.js')).openHttpPath(context);
     case 'addon':
       return (await import('./paths/addon.js')).openAddonPath(context);
     case 'pkcs11js-async':

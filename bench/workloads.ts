@@ -8,6 +8,8 @@ export type Operation = (typeof OPERATIONS)[number];
 /**
  * The ways of doing the same work, from the engine down to the module:
  * - facade: the `Kms` class in this process, with a connected custom key store;
+ * - http: the same facade behind `createServer`, called through the official
+ *   AWS SDK for JavaScript over keep-alive HTTP on 127.0.0.1;
  * - addon: the `Hsm` handles of the native addon, without the KMS layer;
  * - c-token, c-session: bench/c/gcm-loop.c, one thread per token, on the token
  *   key or on a session-object copy of it;
@@ -18,6 +20,7 @@ export type Operation = (typeof OPERATIONS)[number];
  */
 export const PATHS = [
   'facade',
+  'http',
   'addon',
   'c-token',
   'c-session',
@@ -32,6 +35,7 @@ export type JsPathName = Exclude<PathName, 'c-token' | 'c-session'>;
 
 export const PATH_LABELS: Record<PathName, string> = {
   facade: 'Kms facade',
+  http: 'KMS over HTTP (AWS SDK)',
   addon: 'addon (Hsm)',
   'c-token': 'C loop, token key',
   'c-session': 'C loop, session copy',

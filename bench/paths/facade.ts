@@ -47,12 +47,30 @@ export async function waitUntilConnected(kms: Kms, customKeyStoreId: string): Pr
   }
 }
 
+/** A Kms with a connected store and the two keys the workloads use. */
+export interface FacadeEngine {
+  kms: Kms;
+  keyArn: string;
+  destinationArn: string;
+  /** Destroys the keys and closes the Kms. */
+  close(): Promise<void>;
+}
+
 /**
  * Opens a Kms on `context.workDir`, creates and connects a store on the
  * tokens, and creates two keys: the one every request uses, and the
  * destination of ReEncrypt.
  */
 export async function openFacadePath(context: PathContext): Promise<BenchPath> {
+  const engine = await openFacadeEngine(context);
+  return {
+    prepare: (operation, bytes) =>
+      prepareFacadeRequests(engine.kms, operation, bytes, engine.keyArn, engine.destinationArn),
+    close: () => engine.close(),
+  };
+}
+
+export async function openFacadeEngine(context: PathContext): Promise<FacadeEngine> {
   // Keys cannot be destroyed at once through the KMS API, only scheduled for
   // deletion at least 7 days ahead. The clock of this Kms moves forward by
   // `clockOffsetMs` at close, so deleteDueKeys destroys the HSM keys.
@@ -81,7 +99,9 @@ export async function openFacadePath(context: PathContext): Promise<BenchPath> {
   const destinationArn = await createKey();
 
   return {
-    prepare: (operation, bytes) => prepareFacadeRequests(kms, operation, bytes, keyArn, destinationArn),
+    kms,
+    keyArn,
+    destinationArn,
     async close() {
       for (const KeyId of [keyArn, destinationArn]) {
         await kms.scheduleKeyDeletion({ KeyId, PendingWindowInDays: 7 });

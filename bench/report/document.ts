@@ -8,6 +8,8 @@ import { renderMarkdown, renderText, type Table } from './table.js';
 const PATH_DESCRIPTIONS: Record<PathName, string> = {
   facade:
     'the `Kms` class in the benchmark process, with a connected custom key store (validation, key lookup in SQLite, key-state rules, token bucket, blob format), default engine settings',
+  http:
+    'the facade behind `createServer` with SigV4, called by `@aws-sdk/client-kms` over keep-alive HTTP on 127.0.0.1; client and server share one process and its main thread, so the figure is a lower bound of a server with its own process',
   addon: '`openHsm` handles with default options (one session and executor thread per token, session-object key copies); 32 B of AAD',
   'c-token': '`bench/c/gcm-loop.c` on the token key, one thread per token, compiled by the run',
   'c-session': '`bench/c/gcm-loop.c` on a session-object copy of the key (`CKA_TOKEN` false), one thread per token',
