@@ -43,6 +43,12 @@ class SecureBuffer {
     bytes_.assign(size, 0);
   }
 
+  // Allocates room for `capacity` bytes now, while the buffer is empty, so
+  // that a later Reset() up to that size allocates nothing.
+  void Reserve(size_t capacity) {
+    if (bytes_.empty()) bytes_.reserve(capacity);
+  }
+
   // Shrinks the logical size after a call wrote fewer bytes than reserved.
   // The capacity is kept, and the tail is wiped at once.
   void Truncate(size_t size) {
