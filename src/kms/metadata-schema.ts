@@ -79,16 +79,36 @@ export function openMetadataDatabase(file: string, busyTimeoutMs = DEFAULT_BUSY_
   // before the first statement, because switching to WAL already needs a lock.
   const db = new Database(file, { timeout: busyTimeoutMs });
   try {
-    db.pragma('journal_mode = WAL');
+    withBusyRetries(() => db.pragma('journal_mode = WAL'));
     // FULL syncs the WAL on every commit, so a committed key or state change
     // survives power loss. The write rate of key metadata is low.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    applyMigrations(db, MIGRATIONS);
+    withBusyRetries(() => applyMigrations(db, MIGRATIONS));
     return db;
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/**
+ * Runs `step`, retrying it while SQLite reports SQLITE_BUSY. When several
+ * processes open a new database at once, switching it to WAL or migrating
+ * it can fail with SQLITE_BUSY at once, without the busy handler, because
+ * SQLite reports a lock that waiting could not resolve. Retrying after a
+ * short pause lets the other process finish.
+ */
+function withBusyRetries<T>(step: () => T): T {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return step();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'SQLITE_BUSY' || attempt >= 50) throw error;
+      Atomics.wait(pause, 0, 0, 10 + Math.floor(Math.random() * 20));
+    }
   }
 }
 
