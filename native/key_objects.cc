@@ -154,7 +154,8 @@ bool FindKeyById(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
     return false;
   }
 
-  CK_OBJECT_HANDLE found[2] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+  CK_OBJECT_HANDLE found[4] = {CK_INVALID_HANDLE, CK_INVALID_HANDLE,
+                               CK_INVALID_HANDLE, CK_INVALID_HANDLE};
   CK_ULONG count = 0;
   rv = p11->C_FindObjects(session, found, std::size(found), &count);
   // C_FindObjectsFinal ends the search even when C_FindObjects failed, so
@@ -168,13 +169,28 @@ bool FindKeyById(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
     *failure = Pkcs11Failure("C_FindObjectsFinal", final_rv);
     return false;
   }
-  if (count > 1) {
+  // A session copy that another thread is making at this moment can match
+  // as a token object (seen with SoftHSM2 2.6 under load: the copy gets the
+  // original's attributes before the template's CKA_TOKEN false), so each
+  // match is checked for CKA_TOKEN before duplicates are reported.
+  CK_OBJECT_HANDLE token_objects[std::size(found)];
+  CK_ULONG token_count = 0;
+  for (CK_ULONG i = 0; i < count; ++i) {
+    CK_BBOOL on_token = CK_FALSE;
+    CK_ATTRIBUTE query[] = {Bool(CKA_TOKEN, &on_token)};
+    if (count == 1 ||
+        (p11->C_GetAttributeValue(session, found[i], query, 1) == CKR_OK &&
+         on_token == CK_TRUE)) {
+      token_objects[token_count++] = found[i];
+    }
+  }
+  if (token_count > 1) {
     *failure = EngineFailure(FailureCategory::kKey,
                              "More than one AES key in the token has this "
                              "CKA_ID; remove the duplicates");
     return false;
   }
-  *key = count == 1 ? found[0] : CK_INVALID_HANDLE;
+  *key = token_count == 1 ? token_objects[0] : CK_INVALID_HANDLE;
   return true;
 }
 

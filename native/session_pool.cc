@@ -236,19 +236,17 @@ size_t SessionPool::open_sessions() const {
 
 bool SessionPool::ResolveKey(CK_SESSION_HANDLE session, const std::string& id,
                              KeyHandles* handles, Failure* failure) {
-  uint64_t generation_before_search;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto cached = keys_.find(id);
-    if (cached != keys_.end()) {
-      *handles = cached->second;
-      return true;
-    }
-    generation_before_search = generation_;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto cached = keys_.find(id);
+  if (cached != keys_.end()) {
+    *handles = cached->second;
+    return true;
   }
 
-  // SoftHSM2 reads every object file of the token on each search, so the
-  // search runs outside the lock and its result is cached.
+  // A miss searches and copies under the lock, so no thread of this pool
+  // searches while another makes a session copy, which SoftHSM2 can show
+  // as a second token object for a moment. SoftHSM2 reads every object
+  // file of the token on each search, which is why the result is cached.
   CK_FUNCTION_LIST* p11 = functions();
   KeyHandles found;
   if (!FindKeyById(p11, session, id, &found.token_object, failure)) {
@@ -261,20 +259,6 @@ bool SessionPool::ResolveKey(CK_SESSION_HANDLE session, const std::string& id,
     return false;
   }
   found.for_crypto = found.token_object;
-
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (generation_ != generation_before_search) {
-    // The token reconnected during the search: the handle may be stale.
-    *failure = EngineFailure(FailureCategory::kSession,
-                             "Token \"" + token_label_ +
-                                 "\" reconnected during a key search");
-    return false;
-  }
-  auto raced = keys_.find(id);
-  if (raced != keys_.end()) {
-    *handles = raced->second;
-    return true;
-  }
   if (session_key_copies_ && anchor_ != CK_INVALID_HANDLE) {
     // SoftHSM2 re-reads the token files on every use of a token object, but
     // not of a session object; the copy lives with the anchor session.
