@@ -1,6 +1,7 @@
 #include "key_objects.h"
 
 #include <iterator>
+#include <vector>
 
 namespace hsm_kms {
 namespace {
@@ -22,22 +23,23 @@ CK_ATTRIBUTE Bytes(CK_ATTRIBUTE_TYPE type, const std::string& value) {
 
 }  // namespace
 
-bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
-                    const std::string& id, const std::string& label,
-                    bool replicable, CK_OBJECT_HANDLE* key, Failure* failure) {
-  CK_ULONG value_length = 32;
-  CK_BBOOL* extractable = replicable ? &kTrue : &kFalse;
-  CK_ATTRIBUTE key_template[] = {
+// Returns the attributes of a master key: the one place that says what a
+// generated key and a copy unwrapped on another HSM both are. The template
+// points at `id`, `label` and static values, which must outlive its use.
+static std::vector<CK_ATTRIBUTE> MasterKeyTemplate(const std::string& id,
+                                                   const std::string& label,
+                                                   bool extractable) {
+  CK_BBOOL* extractable_value = extractable ? &kTrue : &kFalse;
+  return {
       {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
       {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
-      {CKA_VALUE_LEN, &value_length, sizeof(value_length)},
       Bytes(CKA_ID, id),
       Bytes(CKA_LABEL, label),
       Bool(CKA_TOKEN, &kTrue),
       Bool(CKA_PRIVATE, &kTrue),
       Bool(CKA_SENSITIVE, &kTrue),
-      Bool(CKA_EXTRACTABLE, extractable),
-      Bool(CKA_WRAP_WITH_TRUSTED, extractable),
+      Bool(CKA_EXTRACTABLE, extractable_value),
+      Bool(CKA_WRAP_WITH_TRUSTED, extractable_value),
       Bool(CKA_ENCRYPT, &kTrue),
       Bool(CKA_DECRYPT, &kTrue),
       Bool(CKA_WRAP, &kFalse),
@@ -46,9 +48,17 @@ bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
       Bool(CKA_VERIFY, &kFalse),
       Bool(CKA_DERIVE, &kFalse),
   };
+}
+
+bool GenerateAesKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
+                    const std::string& id, const std::string& label,
+                    bool replicable, CK_OBJECT_HANDLE* key, Failure* failure) {
+  CK_ULONG value_length = 32;
+  std::vector<CK_ATTRIBUTE> key_template = MasterKeyTemplate(id, label, replicable);
+  key_template.push_back({CKA_VALUE_LEN, &value_length, sizeof(value_length)});
   CK_MECHANISM mechanism = {CKM_AES_KEY_GEN, nullptr, 0};
-  CK_RV rv = p11->C_GenerateKey(session, &mechanism, key_template,
-                                std::size(key_template), key);
+  CK_RV rv = p11->C_GenerateKey(session, &mechanism, key_template.data(),
+                                key_template.size(), key);
   if (rv != CKR_OK) {
     *failure = Pkcs11Failure("C_GenerateKey", rv);
     return false;
@@ -110,28 +120,12 @@ bool UnwrapKey(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
                CK_OBJECT_HANDLE unwrapping_key, const SecureBuffer& wrapped,
                const std::string& id, const std::string& label,
                CK_OBJECT_HANDLE* key, Failure* failure) {
-  CK_ATTRIBUTE key_template[] = {
-      {CKA_CLASS, &kSecretKeyClass, sizeof(kSecretKeyClass)},
-      {CKA_KEY_TYPE, &kAesKeyType, sizeof(kAesKeyType)},
-      Bytes(CKA_ID, id),
-      Bytes(CKA_LABEL, label),
-      Bool(CKA_TOKEN, &kTrue),
-      Bool(CKA_PRIVATE, &kTrue),
-      Bool(CKA_SENSITIVE, &kTrue),
-      Bool(CKA_EXTRACTABLE, &kTrue),
-      Bool(CKA_WRAP_WITH_TRUSTED, &kTrue),
-      Bool(CKA_ENCRYPT, &kTrue),
-      Bool(CKA_DECRYPT, &kTrue),
-      Bool(CKA_WRAP, &kFalse),
-      Bool(CKA_UNWRAP, &kFalse),
-      Bool(CKA_SIGN, &kFalse),
-      Bool(CKA_VERIFY, &kFalse),
-      Bool(CKA_DERIVE, &kFalse),
-  };
+  // Unwrapped keys default to extractable, so every attribute is explicit.
+  std::vector<CK_ATTRIBUTE> key_template = MasterKeyTemplate(id, label, true);
   CK_MECHANISM mechanism = {CKM_AES_KEY_WRAP, nullptr, 0};
   CK_RV rv = p11->C_UnwrapKey(session, &mechanism, unwrapping_key,
                               const_cast<uint8_t*>(wrapped.data()), wrapped.size(),
-                              key_template, std::size(key_template), key);
+                              key_template.data(), key_template.size(), key);
   if (rv != CKR_OK) {
     *failure = Pkcs11Failure("C_UnwrapKey", rv);
     return false;
@@ -170,9 +164,9 @@ bool FindKeyById(CK_FUNCTION_LIST* p11, CK_SESSION_HANDLE session,
     return false;
   }
   // A session copy that another thread is making at this moment can match
-  // as a token object (seen with SoftHSM2 2.6 under load: the copy gets the
-  // original's attributes before the template's CKA_TOKEN false), so each
-  // match is checked for CKA_TOKEN before duplicates are reported.
+  // as a token object. SoftHSM2 2.6 gives the copy the original's attributes
+  // before the template's CKA_TOKEN false (seen under load). So each match
+  // is checked for CKA_TOKEN before duplicates are reported.
   CK_OBJECT_HANDLE token_objects[std::size(found)];
   CK_ULONG token_count = 0;
   for (CK_ULONG i = 0; i < count; ++i) {

@@ -1,17 +1,16 @@
 // HSM faults under load, injected by the fault module: an HSM dies while
 // requests run, comes back, all HSMs die, a token is "restored from an old
 // backup", and a slow HSM fills its queue.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kms } from '../../src/index.js';
-import { DEFAULT_MAX_QUEUE_PER_HSM, DEFAULT_WRAPPING_KEY_ID } from '../../src/kms/config.js';
+import { DEFAULT_MAX_QUEUE_PER_HSM } from '../../src/kms/config.js';
 import { backingKeyId } from '../../src/kms/key-lifecycle.js';
-import { createWrappingKey, openHsm, type Hsm } from '../../src/native.js';
+import { openHsm, type Hsm } from '../../src/native.js';
 import { FaultControl, useFaultModule } from '../helpers/fault-control.js';
-import { useTestTokens, waitFor, type TestTokens } from '../helpers/tokens.js';
+import { createTestWrappingKeys, useTestTokens, waitFor, type TestTokens } from '../helpers/tokens.js';
 import { clusterConfig, connectStore } from '../kms-facade/fixture.js';
 
 // Exceptions a KMS client retries; a failed request must end in one of them.
@@ -26,18 +25,7 @@ let slowStoreId: string;
 
 beforeAll(async () => {
   tokens = useTestTokens('failover', 3);
-  const value = randomBytes(32);
-  for (const tokenLabel of ['failover-0', 'failover-1']) {
-    await createWrappingKey({
-      module: tokens.modulePath,
-      tokenLabel,
-      soPin: Buffer.from(tokens.soPin),
-      keyId: Buffer.from(DEFAULT_WRAPPING_KEY_ID),
-      label: 'cluster wrapping key',
-      value,
-    });
-  }
-  value.fill(0);
+  await createTestWrappingKeys(tokens, ['failover-0', 'failover-1']);
 
   control = FaultControl.create(join(tokens.dir, 'fault-control'));
   faultModule = useFaultModule(control, tokens.modulePath);

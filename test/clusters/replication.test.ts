@@ -1,15 +1,13 @@
 // Clusters of two HSMs: key material replicated under the cluster wrapping
-// key, requests served by any HSM that holds the key, and syncKeyMaterial.
-import { randomBytes } from 'node:crypto';
+// key, requests served by any HSM that has the key, and syncKeyMaterial.
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kms } from '../../src/index.js';
-import { DEFAULT_WRAPPING_KEY_ID } from '../../src/kms/config.js';
 import { backingKeyId } from '../../src/kms/key-lifecycle.js';
-import { createWrappingKey, openHsm, type Hsm } from '../../src/native.js';
+import { openHsm, type Hsm } from '../../src/native.js';
 import { clusterConfig, connectStore } from '../kms-facade/fixture.js';
-import { useTestTokens, type TestTokens } from '../helpers/tokens.js';
+import { createTestWrappingKeys, useTestTokens, type TestTokens } from '../helpers/tokens.js';
 
 let tokens: TestTokens;
 let kms: Kms;
@@ -21,18 +19,7 @@ const direct: Record<string, Hsm> = {};
 
 beforeAll(async () => {
   tokens = useTestTokens('replica', 3);
-  const value = randomBytes(32);
-  for (const tokenLabel of ['replica-0', 'replica-1']) {
-    await createWrappingKey({
-      module: tokens.modulePath,
-      tokenLabel,
-      soPin: Buffer.from(tokens.soPin),
-      keyId: Buffer.from(DEFAULT_WRAPPING_KEY_ID),
-      label: 'cluster wrapping key',
-      value,
-    });
-  }
-  value.fill(0);
+  await createTestWrappingKeys(tokens, ['replica-0', 'replica-1']);
 
   kms = await Kms.open({
     dataDir: mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'replica-')),

@@ -38,3 +38,27 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/**
+ * Imports one random cluster wrapping key, with the CKA_ID the KMS layer
+ * uses by default, into each of `tokenLabels`, as `hsm-kms init` does.
+ */
+export async function createTestWrappingKeys(tokens: TestTokens, tokenLabels: string[]): Promise<void> {
+  const { createWrappingKey } = await import('../../src/native.js');
+  const { DEFAULT_WRAPPING_KEY_ID } = await import('../../src/kms/config.js');
+  const value = randomBytes(32);
+  try {
+    for (const tokenLabel of tokenLabels) {
+      await createWrappingKey({
+        module: tokens.modulePath,
+        tokenLabel,
+        soPin: Buffer.from(tokens.soPin),
+        keyId: Buffer.from(DEFAULT_WRAPPING_KEY_ID),
+        label: 'cluster wrapping key',
+        value,
+      });
+    }
+  } finally {
+    value.fill(0);
+  }
+}
