@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Native addons crash under worker threads, so every test file runs in its own
-// child process; each process also gets its own C_Initialize and token sessions.
+// child process. Each process also gets its own C_Initialize and token sessions.
 export default defineConfig({
   test: {
     pool: 'forks',

@@ -11,7 +11,7 @@
 
 namespace hsm_kms {
 
-// Category of a failure, which tells a caller how to react. The JavaScript
+// Category of a failure, from which a caller decides how to react. The JavaScript
 // facade maps these to KMS exceptions, and the executor uses them to decide on recovery.
 enum class FailureCategory {
   kInput,           // the request was invalid: report it, nothing to recover

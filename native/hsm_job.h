@@ -57,7 +57,7 @@ struct Job {
 
   // kReEncrypt and kReplicateKey: the second half runs on the destination
   // executor, which the job keeps alive until it is done. Between the halves
-  // secret_input holds the plaintext or the wrapped key.
+  // secret_input contains the plaintext or the wrapped key.
   std::shared_ptr<HsmExecutor> destination;
   std::string destination_key_id;
   std::vector<uint8_t> destination_aad;

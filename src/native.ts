@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
-/** Category of a failed HSM call, which tells the caller how to react. */
+/** Category of a failed HSM call, from which the caller decides how to react. */
 export type FailureCategory =
   | 'input'
   | 'authentication'

@@ -5,7 +5,7 @@
 //   Otherwise the key has its stored state, Enabled or Disabled.
 // - a cryptographic operation needs an Enabled key whose store is
 //   CONNECTED and whose cluster has at least one active HSM. Whether an
-//   active HSM holds the key material is known only when an HSM is asked,
+//   active HSM has the key material is known only when an HSM is asked,
 //   and cluster.ts handles that.
 import type { Cluster } from './cluster.js';
 import { connectAdvice, type Engine } from './engine.js';

@@ -96,7 +96,7 @@ export class Kms {
    * Reconnects the stores whose last requested state was CONNECTED.
    * NOTE: this runs at open only. When another process sharing the data
    * folder connects or disconnects a store, this process follows at its
-   * next open; keys, aliases and key states are shared within 100 ms.
+   * next open. Keys, aliases and key states are shared within 100 ms.
    */
   #resumeConnections(): void {
     let marker: string | undefined;
@@ -265,7 +265,7 @@ export class Kms {
 
   /**
    * Copies key material that an active HSM lacks (after an HSM was restored
-   * from an old backup, say) from an HSM that holds it, for every key of
+   * from an old backup, say) from an HSM that has it, for every key of
    * every connected store, and reports what it did per key.
    */
   syncKeyMaterial(): Promise<SyncKeyMaterialResult> {
