@@ -46,9 +46,11 @@ void CompletionQueue::Post(std::vector<std::unique_ptr<Job>>* jobs) {
   bool was_empty = pending_.empty();
   for (std::unique_ptr<Job>& job : *jobs) pending_.push_back(std::move(job));
   jobs->clear();
-  // Sent under the lock, so it never races Close(). A send while one is
-  // already pending costs an atomic compare-and-swap, not a system call.
-  if (was_empty) uv_async_send(wakeup_);
+  // While the JavaScript thread is in Drain() it looks at pending_ again
+  // before it returns, so it needs no wake-up. Sent under the lock, so it
+  // never races Close() or the end of Drain(). A send while one is already
+  // pending costs an atomic compare-and-swap, not a system call.
+  if (was_empty && !draining_) uv_async_send(wakeup_);
 }
 
 void CompletionQueue::OnWakeup(uv_async_t* handle) {
@@ -56,23 +58,50 @@ void CompletionQueue::OnWakeup(uv_async_t* handle) {
 }
 
 void CompletionQueue::Drain() {
-  std::vector<std::unique_ptr<Job>> ready;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ready.swap(pending_);
+  // Jobs that complete while a batch is being settled are settled in the
+  // same wake-up. The loop takes what arrived meanwhile until it finds
+  // nothing, or until the time budget is spent, so that timers and I/O
+  // still run.
+  const uint64_t deadline = uv_hrtime() + kDrainBudgetNanoseconds;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (closed_) return;
+      ready_.swap(pending_);
+      draining_ = !ready_.empty();
+      if (draining_ && uv_hrtime() >= deadline) {
+        // Out of time: hand the jobs back and come back after the loop
+        // has run its other callbacks.
+        ready_.swap(pending_);
+        draining_ = false;
+        uv_async_send(wakeup_);
+        return;
+      }
+    }
+    if (ready_.empty()) return;
+    if (!SettleBatch()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      draining_ = false;
+      return;
+    }
   }
-  if (ready.empty()) return;
+}
 
-  in_flight_ -= std::min(in_flight_, ready.size());
+bool CompletionQueue::SettleBatch() {
+  in_flight_ -= std::min(in_flight_, ready_.size());
   if (in_flight_ == 0) uv_unref(reinterpret_cast<uv_handle_t*>(wakeup_));
 
   // Nothing may throw out of a libuv callback, and a dying environment (a
   // worker_thread being terminated) makes every N-API call fail, so each
   // step is checked and failures only drop the jobs.
   napi_handle_scope handle_scope = nullptr;
-  if (napi_open_handle_scope(env_, &handle_scope) != napi_ok) return;
+  if (napi_open_handle_scope(env_, &handle_scope) != napi_ok) {
+    ready_.clear();
+    return false;
+  }
   // Promise reactions run when the callback scope closes, as after any
-  // native callback into JavaScript.
+  // native callback into JavaScript. They usually queue new jobs, which
+  // the executors start on while the next batch is settled.
   napi_callback_scope callback_scope = nullptr;
   napi_value resource = nullptr;
   bool scoped =
@@ -80,15 +109,21 @@ void CompletionQueue::Drain() {
       napi_open_callback_scope(env_, resource, async_context_,
                                &callback_scope) == napi_ok;
   Napi::Env env(env_);
-  for (std::unique_ptr<Job>& job : ready) {
+  bool settled_all = true;
+  for (std::unique_ptr<Job>& job : ready_) {
     napi_handle_scope job_scope = nullptr;
-    if (napi_open_handle_scope(env_, &job_scope) != napi_ok) break;
+    if (napi_open_handle_scope(env_, &job_scope) != napi_ok) {
+      settled_all = false;
+      break;
+    }
     settle_(env, *job);
     napi_close_handle_scope(env_, job_scope);
     job.reset();  // wipes secrets now rather than at the end of the batch
   }
+  ready_.clear();
   if (scoped) napi_close_callback_scope(env_, callback_scope);
   napi_close_handle_scope(env_, handle_scope);
+  return settled_all && scoped;
 }
 
 void CompletionQueue::JobStarted() {

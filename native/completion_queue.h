@@ -43,6 +43,12 @@ class CompletionQueue {
   CompletionQueue() = default;
   static void OnWakeup(uv_async_t* handle);
   void Drain();
+  // Settles the jobs in ready_ and runs the promise reactions. Returns false
+  // when the environment refuses N-API calls.
+  bool SettleBatch();
+
+  // Maximum time one Drain() spends settling batches that keep arriving.
+  static constexpr uint64_t kDrainBudgetNanoseconds = 1000000;
 
   napi_env env_ = nullptr;
   SettleFunction settle_ = nullptr;
@@ -53,9 +59,15 @@ class CompletionQueue {
   napi_ref resource_ = nullptr;
   napi_async_context async_context_ = nullptr;
 
-  std::mutex mutex_;  // guards pending_ and closed_
+  std::mutex mutex_;  // guards pending_, draining_ and closed_
   std::vector<std::unique_ptr<Job>> pending_;
+  // True while Drain() is settling a batch and will look at pending_ again.
+  bool draining_ = false;
   bool closed_ = false;
+
+  // The batch being settled, JavaScript thread only. A member, so its
+  // allocation is reused from one wake-up to the next.
+  std::vector<std::unique_ptr<Job>> ready_;
 
   size_t in_flight_ = 0;  // JavaScript thread only
 };

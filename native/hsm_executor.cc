@@ -44,13 +44,26 @@ struct HsmExecutor::Core {
 
 namespace {
 
-// Jobs a thread takes from the queue at once, and how many it completes
-// before it hands them back. Results flow back while the rest of the batch
-// still runs.
+// Jobs a thread takes from the queue at once.
 constexpr size_t kTakeAtOnce = 64;
-constexpr size_t kPostEvery = 32;
+
+// Completed jobs are handed back to JavaScript in groups, because each
+// hand-over that finds the JavaScript thread asleep wakes it through an
+// eventfd. On a virtual machine that costs the executor thread tens of
+// microseconds, a few HSM operations' worth. A thread hands its results back
+// once they are as many as the jobs it still has to run: the JavaScript
+// thread then has that long to send more work before the HSM runs dry. It
+// also hands them back at kPostAtMost results, which bounds the delay a
+// result can see, and when it runs out of work.
+constexpr size_t kPostAtMost = 64;
 
 using Core = HsmExecutor::Core;
+
+bool ShouldPost(const Core& core, size_t done, size_t left_in_batch) {
+  if (done >= kPostAtMost) return true;
+  size_t left = left_in_batch + core.queued.load(std::memory_order_relaxed);
+  return done >= left;
+}
 
 bool ResolveForCrypto(Core& core, CK_SESSION_HANDLE session,
                       const std::string& key_id, CK_OBJECT_HANDLE* key,
@@ -391,7 +404,8 @@ void WorkerLoop(std::shared_ptr<Core> core) {
     }
 
     auto started = std::chrono::steady_clock::now();
-    for (std::unique_ptr<Job>& job : batch) {
+    for (size_t index = 0; index < batch.size(); ++index) {
+      std::unique_ptr<Job>& job = batch[index];
       RunJob(*core, *job, &session);
       bool two_halves = job->kind == JobKind::kReEncrypt ||
                         job->kind == JobKind::kReplicateKey;
@@ -403,7 +417,7 @@ void WorkerLoop(std::shared_ptr<Core> core) {
       }
       RecordOutcome(*core, *job);
       done.push_back(std::move(job));
-      if (done.size() >= kPostEvery) PostCompleted(&done);
+      if (ShouldPost(*core, done.size(), batch.size() - index - 1)) PostCompleted(&done);
     }
     batch.clear();
     PostCompleted(&done);
