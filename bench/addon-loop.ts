@@ -1,7 +1,7 @@
 // Throughput of the addon alone: AES-256-GCM encryptions or decryptions of a
 // fixed payload through `Hsm`, with a fixed number of requests in flight.
 import { performance } from 'node:perf_hooks';
-import type { Hsm } from '../src/native.js';
+import type { Hsm } from '../dist/native.js';
 
 export interface AddonLoopOptions {
   hsm: Hsm;

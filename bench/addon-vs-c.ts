@@ -1,6 +1,6 @@
 // Compares 32-byte AES-256-GCM encryption through the addon with the raw C
 // loop on the same SoftHSM2 token, in one run:
-//   npx tsx bench/addon-vs-c.ts [--runs 7] [--seconds 1] [--bytes 32]
+//   npx tsc -p tsconfig.json && npx tsx bench/addon-vs-c.ts [--runs 7] [--seconds 1] [--bytes 32]
 // Each figure is the median of `runs` runs of `seconds` seconds, in ops/s.
 // Run it on an otherwise idle machine: SoftHSM2 serialises on a
 // process-wide lock, and a busy second core changes the figures.
@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openHsm } from '../src/native.js';
-import { provisionSoftHsm } from '../src/softhsm.js';
+import { openHsm } from '../dist/native.js';
+import { provisionSoftHsm } from '../dist/softhsm.js';
 import { runAddonLoop } from './addon-loop.js';
 import { runCLoop } from './c-loop.js';
 

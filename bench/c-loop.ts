@@ -3,7 +3,7 @@
 // figures are compared with.
 //
 // Run directly for a manual check on a new SoftHSM2 token set in a temp folder:
-//   npx tsx bench/c-loop.ts [--runs 7] [--seconds 1] [--bytes 32] [--keep]
+//   npx tsc -p tsconfig.json && npx tsx bench/c-loop.ts [--runs 7] [--seconds 1] [--bytes 32] [--keep]
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { debuglog, parseArgs } from 'node:util';
 
-import { provisionSoftHsm, softHsmEnvironment, type SoftHsmTokenSet } from '../src/softhsm.js';
+import { provisionSoftHsm, softHsmEnvironment, type SoftHsmTokenSet } from '../dist/softhsm.js';
 
 const log = debuglog('hsm-kms:bench');
 

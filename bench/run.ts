@@ -8,6 +8,9 @@
 // - memory: RSS and heap of the facade over a long run;
 // - processes (--processes N): N serving processes against N C loops.
 // Results go to bench/results/<timestamp>.json and BENCHMARKS.md.
+// The library is imported from dist/, the tsc output that the package ships,
+// which the npm script compiles first. Sources run through tsx pay for its
+// transform on every call: it names each closure with Object.defineProperty.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -36,7 +36,7 @@ export interface ServeTask {
 }
 
 export async function runStoreSetupTask(task: StoreSetupTask): Promise<StoreKeys> {
-  const { Kms } = await import('../src/index.js');
+  const { Kms } = await import('../dist/index.js');
   const { benchClusterConfig, waitUntilConnected } = await import('./paths/facade.js');
   const kms = await Kms.open({ dataDir: task.context.workDir, clusters: [benchClusterConfig(task.context)], deletionIntervalMs: 0 });
   try {
@@ -63,7 +63,7 @@ interface OpenedServer {
 
 async function openFacadeServer(task: ServeTask): Promise<OpenedServer> {
   if (!task.keys) throw new Error('A facade serve task needs the keys of store-setup');
-  const { Kms } = await import('../src/index.js');
+  const { Kms } = await import('../dist/index.js');
   const { benchClusterConfig, prepareFacadeRequests, waitUntilConnected } = await import('./paths/facade.js');
   // Kms keeps the cluster's token bucket in a file of the data folder
   // (shareRateLimits defaults to true), so all serving processes charge one
@@ -78,7 +78,7 @@ async function openFacadeServer(task: ServeTask): Promise<OpenedServer> {
 }
 
 async function openAddonServer(task: ServeTask): Promise<OpenedServer> {
-  const { openHsm } = await import('../src/native.js');
+  const { openHsm } = await import('../dist/native.js');
   const { prepareAddonRequests } = await import('./paths/addon.js');
   const hsm = await openHsm({ module: task.context.modulePath, tokenLabel: task.context.tokenLabels[0]!, pin: task.context.pin });
   const keyId = randomBytes(16);

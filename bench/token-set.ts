@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { provisionSoftHsm, type SoftHsmTokenSet } from '../src/softhsm.js';
+import { provisionSoftHsm, type SoftHsmTokenSet } from '../dist/softhsm.js';
 
 export interface BenchTokens extends SoftHsmTokenSet {
   pin: string;

@@ -4,8 +4,8 @@
 // CreateKey. It runs in a child of its own because createWrappingKey must run
 // before any user session of the process is open on the token.
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_WRAPPING_KEY_ID } from '../src/kms/config.js';
-import { createWrappingKey } from '../src/native.js';
+import { DEFAULT_WRAPPING_KEY_ID } from '../dist/kms/config.js';
+import { createWrappingKey } from '../dist/native.js';
 
 export interface WrappingKeyTask {
   kind: 'wrapping-key';

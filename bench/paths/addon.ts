@@ -2,7 +2,7 @@
 // its default options (one session and executor thread, session-object key
 // copies), and requests spread over the tokens by worker index.
 import { randomBytes } from 'node:crypto';
-import { openHsm, type Hsm } from '../../src/native.js';
+import { openHsm, type Hsm } from '../../dist/native.js';
 import type { RequestFunction } from '../closed-loop.js';
 import type { Operation } from '../workloads.js';
 import { BENCH_AAD, type BenchPath, type PathContext } from './bench-path.js';

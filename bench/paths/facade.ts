@@ -3,7 +3,7 @@
 // validation, key resolution in the metadata store, key-state rules, the
 // cluster's token bucket and blob assembly, as an application's calls would.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kms, type ClusterConfig } from '../../src/index.js';
+import { Kms, type ClusterConfig } from '../../dist/index.js';
 import type { RequestFunction } from '../closed-loop.js';
 import type { Operation } from '../workloads.js';
 import type { BenchPath, PathContext } from './bench-path.js';

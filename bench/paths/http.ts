@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { KMSClient, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, ReEncryptCommand } from '@aws-sdk/client-kms';
 import { pino } from 'pino';
-import { createServer } from '../../src/index.js';
+import { createServer } from '../../dist/index.js';
 import type { RequestFunction } from '../closed-loop.js';
 import type { BenchPath, PathContext } from './bench-path.js';
 import { openFacadeEngine } from './facade.js';

@@ -26,7 +26,7 @@ const data = workerData as AcquireWorkerData;
 async function openBucket(): Promise<{ tryAcquire(): boolean }> {
   if (data.implementation === 'js') return new SharedJsGcra(data.bucketBuffer, data.requestsPerSecond, data.burst);
   // The addon is imported only by addon workers.
-  const { tokenBucket } = await import('../../src/native.js');
+  const { tokenBucket } = await import('../../dist/native.js');
   const sharedPath = data.implementation === 'addon-file' ? data.sharedPath : undefined;
   return tokenBucket(data.bucketName, data.requestsPerSecond, data.burst, sharedPath);
 }

@@ -13,7 +13,7 @@ import { Bench, hrtimeNowTimestampProvider } from 'tinybench';
 // loads it. When a worker_thread was the first to load the addon, the
 // process crashed with SIGSEGV as that worker exited: a libuv close callback
 // ran after Node had unloaded the addon's shared library.
-import { tokenBucket } from '../../src/native.js';
+import { tokenBucket } from '../../dist/native.js';
 import { join } from 'node:path';
 import type { AcquireLoopResult } from './acquire-loop.js';
 import type { AcquireWorkerData } from './acquire-worker.js';

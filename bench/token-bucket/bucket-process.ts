@@ -1,7 +1,7 @@
 // Child task of the token-bucket benchmark: one of several processes that
 // call tryAcquire on one bucket kept in a shared file, as the processes of
 // a Kms that share a data folder do. The parent releases all of them at once.
-import { tokenBucket } from '../../src/native.js';
+import { tokenBucket } from '../../dist/native.js';
 import { runAcquireLoop, type AcquireLimit, type AcquireLoopResult } from './acquire-loop.js';
 
 export interface BucketProcessTask extends AcquireLimit {
