@@ -118,12 +118,29 @@ bool CompletionQueue::SettleBatch() {
     }
     settle_(env, *job);
     napi_close_handle_scope(env_, job_scope);
-    job.reset();  // wipes secrets now rather than at the end of the batch
+    // Wipes secrets now rather than at the end of the batch.
+    ReturnJob(std::move(job));
   }
   ready_.clear();
   if (scoped) napi_close_callback_scope(env_, callback_scope);
   napi_close_handle_scope(env_, handle_scope);
   return settled_all && scoped;
+}
+
+std::unique_ptr<Job> CompletionQueue::TakeJob() {
+  if (spare_jobs_.empty()) return std::make_unique<Job>();
+  std::unique_ptr<Job> job = std::move(spare_jobs_.back());
+  spare_jobs_.pop_back();
+  return job;
+}
+
+void CompletionQueue::ReturnJob(std::unique_ptr<Job> job) {
+  if (!job) return;
+  job->Recycle();
+  if (spare_jobs_.size() < kMaxSpareJobs &&
+      job->RetainedCapacity() <= kMaxSpareJobBytes) {
+    spare_jobs_.push_back(std::move(job));
+  }
 }
 
 void CompletionQueue::JobStarted() {
@@ -137,6 +154,7 @@ void CompletionQueue::Close() {
     closed_ = true;
     pending_.clear();
   }
+  spare_jobs_.clear();
   if (resource_ != nullptr) {
     napi_delete_reference(env_, resource_);
     resource_ = nullptr;

@@ -43,17 +43,18 @@ ByteView ReadBytes(const Napi::CallbackInfo& info, size_t index,
   return {array.Data(), array.ByteLength()};
 }
 
-std::string ReadId(const Napi::CallbackInfo& info, size_t index,
-                   const char* name) {
+// Reads a key ID into `target`, reusing its allocation.
+void ReadId(const Napi::CallbackInfo& info, size_t index, const char* name,
+            std::string* target) {
   ByteView view = ReadBytes(info, index, name, 1, kMaxKeyIdBytes);
-  return std::string(reinterpret_cast<const char*>(view.data), view.size);
+  target->assign(reinterpret_cast<const char*>(view.data), view.size);
 }
 
-std::vector<uint8_t> ReadVector(const Napi::CallbackInfo& info, size_t index,
-                                const char* name, size_t min_size,
-                                size_t max_size) {
+// Reads bytes into `target`, reusing its allocation.
+void ReadVector(const Napi::CallbackInfo& info, size_t index, const char* name,
+                size_t min_size, size_t max_size, std::vector<uint8_t>* target) {
   ByteView view = ReadBytes(info, index, name, min_size, max_size);
-  return std::vector<uint8_t>(view.data, view.data + view.size);
+  target->assign(view.data, view.data + view.size);
 }
 
 size_t ReadSize(const Napi::CallbackInfo& info, size_t index, const char* name,
@@ -152,9 +153,10 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
 
  private:
   std::unique_ptr<Job> NewJob(Napi::Env env, JobKind kind) {
-    auto job = std::make_unique<Job>();
+    const std::shared_ptr<CompletionQueue>& completions = GetAddonData(env).completions;
+    std::unique_ptr<Job> job = completions->TakeJob();
     job->kind = kind;
-    job->completions = GetAddonData(env).completions;
+    job->completions = completions;
     return job;
   }
 
@@ -178,6 +180,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
       data.completions->JobStarted();
       return Napi::Value(env, promise);
     }
+    data.completions->ReturnJob(std::move(job));
     NAPI_THROW_IF_FAILED(
         env, napi_reject_deferred(env, deferred, ToJsError(env, data.errors, failure)),
         env.Undefined());
@@ -191,12 +194,12 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
   Napi::Value Encrypt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kEncrypt);
-    job->key_id = ReadId(info, 0, "keyId");
-    job->aad = ReadVector(info, 1, "aad", 1, kMaxAadBytes);
+    ReadId(info, 0, "keyId", &job->key_id);
+    ReadVector(info, 1, "aad", 1, kMaxAadBytes, &job->aad);
     ByteView plaintext = ReadBytes(info, 2, "plaintext", 0, kMaxDataBytes);
     AppendOptional(info, 3, "aadTail", kMaxAadBytes, &job->aad);
     AppendOptional(info, 4, "outputPrefix", kMaxPrefixBytes, &job->output);
-    job->secret_input = SecureBuffer(plaintext.data, plaintext.size);
+    job->secret_input.Assign(plaintext.data, plaintext.size);
     // Output buffers are allocated here, on the thread that frees them:
     // memory allocated on the executor thread and freed on this one costs
     // glibc arena locking on every request.
@@ -220,18 +223,18 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     auto job = NewJob(env, JobKind::kReEncrypt);
     ReadDecryptArguments(info, job.get());
     job->destination = ReadDestination(info, 4);
-    job->destination_key_id = ReadId(info, 5, "destinationKeyId");
-    job->destination_aad = ReadVector(info, 6, "destinationAad", 1, kMaxAadBytes);
+    ReadId(info, 5, "destinationKeyId", &job->destination_key_id);
+    ReadVector(info, 6, "destinationAad", 1, kMaxAadBytes, &job->destination_aad);
     return Submit(env, std::move(job));
   }
 
   void ReadDecryptArguments(const Napi::CallbackInfo& info, Job* job) {
-    job->key_id = ReadId(info, 0, "keyId");
-    job->aad = ReadVector(info, 1, "aad", 1, kMaxAadBytes);
-    job->iv = ReadVector(info, 2, "iv", kGcmIvBytesForBinding,
-                         kGcmIvBytesForBinding);
-    job->ciphertext = ReadVector(info, 3, "ciphertext", kTagBytesForBinding,
-                                 kMaxDataBytes + kTagBytesForBinding);
+    ReadId(info, 0, "keyId", &job->key_id);
+    ReadVector(info, 1, "aad", 1, kMaxAadBytes, &job->aad);
+    ReadVector(info, 2, "iv", kGcmIvBytesForBinding, kGcmIvBytesForBinding,
+               &job->iv);
+    ReadVector(info, 3, "ciphertext", kTagBytesForBinding,
+               kMaxDataBytes + kTagBytesForBinding, &job->ciphertext);
   }
 
   // decrypt(keyId, aad, iv, ciphertextAndTag, aadTail?) -> Promise<Buffer: plaintext>
@@ -251,8 +254,8 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
   Napi::Value GenerateDataKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kGenerateDataKey);
-    job->key_id = ReadId(info, 0, "keyId");
-    job->aad = ReadVector(info, 1, "aad", 1, kMaxAadBytes);
+    ReadId(info, 0, "keyId", &job->key_id);
+    ReadVector(info, 1, "aad", 1, kMaxAadBytes, &job->aad);
     job->size = ReadSize(info, 2, "numberOfBytes", kMaxRandomBytes);
     if (info.Length() < 4 || !info[3].IsBoolean()) {
       throw Napi::TypeError::New(env, "Expected returnPlaintext to be a boolean");
@@ -278,7 +281,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
   Napi::Value GenerateKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kGenerateKey);
-    job->key_id = ReadId(info, 0, "keyId");
+    ReadId(info, 0, "keyId", &job->key_id);
     ByteView label = ReadBytes(info, 1, "label", 0, kMaxLabelBytes);
     job->label.assign(reinterpret_cast<const char*>(label.data), label.size);
     if (info.Length() > 2 && !info[2].IsUndefined()) {
@@ -296,8 +299,8 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
   Napi::Value ReplicateKey(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, JobKind::kReplicateKey);
-    job->key_id = ReadId(info, 0, "keyId");
-    job->wrapping_key_id = ReadId(info, 1, "wrappingKeyId");
+    ReadId(info, 0, "keyId", &job->key_id);
+    ReadId(info, 1, "wrappingKeyId", &job->wrapping_key_id);
     job->destination = ReadDestination(info, 2);
     ByteView label = ReadBytes(info, 3, "label", 0, kMaxLabelBytes);
     job->label.assign(reinterpret_cast<const char*>(label.data), label.size);
@@ -331,7 +334,7 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
   Napi::Value SubmitKeyQuery(const Napi::CallbackInfo& info, JobKind kind) {
     Napi::Env env = info.Env();
     auto job = NewJob(env, kind);
-    job->key_id = ReadId(info, 0, "keyId");
+    ReadId(info, 0, "keyId", &job->key_id);
     return Submit(env, std::move(job));
   }
 

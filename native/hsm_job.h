@@ -70,6 +70,42 @@ struct Job {
   bool found = false;
   KeyAttributes attributes;
   std::optional<Failure> failure;
+
+  // Bytes allocated by the buffers that Recycle() keeps.
+  size_t RetainedCapacity() const {
+    return key_id.capacity() + aad.capacity() + iv.capacity() +
+           ciphertext.capacity() + secret_input.capacity() +
+           output.capacity() + secret_output.capacity();
+  }
+
+  // Returns every member to its initial value, with secrets wiped, but keeps
+  // the allocations of the byte buffers that every crypto request fills, so
+  // that a reused job allocates nothing for a request of similar size.
+  void Recycle() {
+    std::string kept_key_id = std::move(key_id);
+    std::vector<uint8_t> kept_aad = std::move(aad);
+    std::vector<uint8_t> kept_iv = std::move(iv);
+    std::vector<uint8_t> kept_ciphertext = std::move(ciphertext);
+    std::vector<uint8_t> kept_output = std::move(output);
+    SecureBuffer kept_secret_input = std::move(secret_input);
+    SecureBuffer kept_secret_output = std::move(secret_output);
+    kept_secret_input.Wipe();
+    kept_secret_output.Wipe();
+
+    *this = Job();
+    kept_key_id.clear();
+    kept_aad.clear();
+    kept_iv.clear();
+    kept_ciphertext.clear();
+    kept_output.clear();
+    key_id = std::move(kept_key_id);
+    aad = std::move(kept_aad);
+    iv = std::move(kept_iv);
+    ciphertext = std::move(kept_ciphertext);
+    output = std::move(kept_output);
+    secret_input = std::move(kept_secret_input);
+    secret_output = std::move(kept_secret_output);
+  }
 };
 
 }  // namespace hsm_kms

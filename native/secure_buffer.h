@@ -43,6 +43,16 @@ class SecureBuffer {
     bytes_.assign(size, 0);
   }
 
+  // Wipes the current contents, then copies `size` bytes in. When the
+  // buffer already has the capacity, nothing is allocated.
+  void Assign(const uint8_t* data, size_t size) {
+    Wipe();
+    bytes_.assign(data, data + size);
+  }
+
+  // Bytes allocated, used or not.
+  size_t capacity() const { return bytes_.capacity(); }
+
   // Allocates room for `capacity` bytes now, while the buffer is empty, so
   // that a later Reset() up to that size allocates nothing.
   void Reserve(size_t capacity) {

@@ -78,6 +78,28 @@ describe('Hsm encrypt and decrypt', () => {
     expect(error.message).toContain('the AES-GCM tag did not verify');
   });
 
+  it('carries nothing from one request into the next', async () => {
+    // The addon reuses the native buffers of settled requests. A large
+    // request with every optional part, then small ones without them, must
+    // give outputs of exactly their own size and content.
+    const large = randomBytes(1000);
+    const prefix = Buffer.from('prefix-bytes');
+    const tail = Buffer.from('aad-tail');
+    const sealedLarge = await hsm.encrypt(keyId, aad, large, tail, prefix);
+    expect(sealedLarge.subarray(0, prefix.length).equals(prefix)).toBe(true);
+    expect(sealedLarge.length).toBe(prefix.length + 12 + 1000 + 16);
+
+    const small = Buffer.from('tiny');
+    const sealedSmall = await hsm.encrypt(keyId, aad, small);
+    expect(sealedSmall.length).toBe(12 + 4 + 16);
+
+    const bodyLarge = sealedLarge.subarray(prefix.length);
+    const openedLarge = await hsm.decrypt(keyId, aad, bodyLarge.subarray(0, 12), bodyLarge.subarray(12), tail);
+    expect(openedLarge.equals(large)).toBe(true);
+    const openedSmall = await hsm.decrypt(keyId, aad, sealedSmall.subarray(0, 12), sealedSmall.subarray(12));
+    expect(openedSmall.toString()).toBe('tiny');
+  });
+
   it('rejects changed AAD as an authentication failure', async () => {
     const sealed = await hsm.encrypt(keyId, aad, Buffer.from('attack at dawn'));
     const { iv, body } = split(sealed);
