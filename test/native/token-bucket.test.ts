@@ -37,6 +37,32 @@ describe('TokenBucket', () => {
     expect(measuredRate).toBeLessThan(rate * 1.05);
   });
 
+  it('grants the elapsed time times the rate', () => {
+    // The burst is a second of traffic, longer than the wait, so the bucket
+    // never runs idle. Every grant after the burst is one interval of the
+    // bucket's clock between the first call and the last.
+    const rate = 10_000;
+    const burst = 10_000;
+    const bucket = tokenBucket('elapsed-test', rate, burst);
+    const beforeFirst = process.hrtime.bigint();
+    let granted = bucket.tryAcquire() ? 1 : 0;
+    const afterFirst = process.hrtime.bigint();
+    while (bucket.tryAcquire()) granted++;
+    while (process.hrtime.bigint() < afterFirst + 300_000_000n) {
+      // Polls instead of sleeping, so that the wait does not depend on timers.
+    }
+    const beforeLast = process.hrtime.bigint();
+    while (bucket.tryAcquire()) granted++;
+    const afterLast = process.hrtime.bigint();
+
+    // hrtime reads CLOCK_MONOTONIC, which the bucket's clock is calibrated
+    // against. One grant of slack on each side covers the calibration error
+    // (an estimated 5e-5 of 0.3 s, 0.15 grants).
+    const seconds = (from: bigint, to: bigint) => Number(to - from) / 1e9;
+    expect(granted).toBeGreaterThan(burst - 1 + seconds(afterFirst, beforeLast) * rate - 1);
+    expect(granted).toBeLessThanOrEqual(burst + seconds(beforeFirst, afterLast) * rate + 1);
+  });
+
   it('charges several requests at once', () => {
     const bucket = tokenBucket('count-test', 1, 10);
     expect(bucket.tryAcquire(8)).toBe(true);
@@ -115,6 +141,39 @@ describe('TokenBucket shared between processes', () => {
     expect(first).toBe(100);
     expect(second).toBeLessThanOrEqual(2);
     expect(tokenBucket('shared-view', 1, 100, path).stats().granted).toBe(first + second);
+  });
+
+  it('converts the rate with the clock rate in the file', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const directory = mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-'));
+    // The header is magic, clock source and clock rate, 8 bytes each, and
+    // the state follows: TAT, interval, tolerance, granted, rejected.
+    const probePath = join(directory, 'probe.bucket');
+    tokenBucket('probe', 1, 1, probePath);
+    const probe = readFileSync(probePath);
+
+    // A file as another process would leave it, with the same clock source
+    // but a clock rate that no calibration gives.
+    const path = join(directory, 'adopted.bucket');
+    const header = Buffer.alloc(24);
+    probe.copy(header, 0, 0, 16);
+    header.writeBigUInt64LE(1_000_000_000n, 16);
+    writeFileSync(path, header);
+    tokenBucket('adopted', 1_000, 10, path);
+
+    const file = readFileSync(path);
+    expect(file.readBigUInt64LE(16)).toBe(1_000_000_000n);
+    expect(file.readBigUInt64LE(32)).toBe(1_000_000n);
+    expect(file.readBigUInt64LE(40)).toBe(10_000_000n);
+  });
+
+  it('rejects a file of the earlier layout', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'earlier.bucket');
+    const file = Buffer.alloc(48);
+    file.writeBigUInt64LE(0x68736d6b6d736231n, 0);
+    writeFileSync(path, file);
+    expect(() => tokenBucket('earlier', 1, 1, path)).toThrow('contains a rate limit of an earlier hsm-kms version');
   });
 
   it('rejects a file that holds something else', async () => {
