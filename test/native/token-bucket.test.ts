@@ -143,11 +143,39 @@ describe('TokenBucket shared between processes', () => {
     expect(tokenBucket('shared-view', 1, 100, path).stats().granted).toBe(first + second);
   });
 
+  it('counts every attempt of two concurrent processes', async () => {
+    const { execFile } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'contended.bucket');
+    // At 5e6 requests/s both processes are granted often, so grants race
+    // each other and a lost update of the granted count would show.
+    const attempts = 500_000;
+    const script = `
+      const addon = require(${JSON.stringify(addonPath)});
+      addon.setErrorClasses(class extends Error {}, class extends Error {});
+      const bucket = new addon.TokenBucket('contended', 5000000, 100, ${JSON.stringify(path)});
+      let granted = 0;
+      for (let i = 0; i < ${attempts}; i++) if (bucket.tryAcquire()) granted++;
+      process.stdout.write(String(granted));
+    `;
+    const run = () =>
+      new Promise<number>((resolve, reject) =>
+        execFile(process.execPath, ['-e', script], (error, stdout) => (error ? reject(error) : resolve(Number(stdout)))),
+      );
+
+    const [first, second] = await Promise.all([run(), run()]);
+
+    const stats = tokenBucket('contended-view', 5_000_000, 100, path).stats();
+    expect(stats.granted + stats.rejected).toBe(2 * attempts);
+    expect(stats.granted).toBe(first + second);
+  });
+
   it('converts the rate with the clock rate in the file', async () => {
     const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
     const directory = mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-'));
-    // The header is magic, clock source and clock rate, 8 bytes each, and
-    // the state follows: TAT, interval, tolerance, granted, rejected.
+    // The header is magic, clock source, clock rate and a reserved word, 8
+    // bytes each, and the state follows: TAT, granted, interval, tolerance,
+    // rejected.
     const probePath = join(directory, 'probe.bucket');
     tokenBucket('probe', 1, 1, probePath);
     const probe = readFileSync(probePath);
@@ -163,8 +191,8 @@ describe('TokenBucket shared between processes', () => {
 
     const file = readFileSync(path);
     expect(file.readBigUInt64LE(16)).toBe(1_000_000_000n);
-    expect(file.readBigUInt64LE(32)).toBe(1_000_000n);
-    expect(file.readBigUInt64LE(40)).toBe(10_000_000n);
+    expect(file.readBigUInt64LE(48)).toBe(1_000_000n);
+    expect(file.readBigUInt64LE(56)).toBe(10_000_000n);
   });
 
   it('rejects a file of the earlier layout', async () => {
