@@ -1,6 +1,7 @@
 // Tables of the token-bucket, memory and multi-process sections.
 import type { MemoryResults, ProcessesRecord } from '../results.js';
 import { IMPLEMENTATION_LABELS, type ConcurrencyFigure } from '../token-bucket/figures.js';
+import type { NativeAcquireResult } from '../token-bucket/native-acquire.js';
 import type { TokenBucketSectionResults } from '../token-bucket/section.js';
 import { PATH_LABELS, formatBytes } from '../workloads.js';
 import { NO_RATIO, formatFigure, formatInteger, formatMebibytes, formatRatio, type Table } from './table.js';
@@ -10,6 +11,12 @@ const NATIVE_TARGET_NS = 25;
 
 function joinFigures(values: number[]): string {
   return values.map(formatFigure).join(', ');
+}
+
+/** Names the clocks that the acquire-bench runs read; runs recorded before `clock` existed read CLOCK_MONOTONIC. */
+function clockNames(results: NativeAcquireResult[]): string {
+  const names = new Set(results.map((result) => (result.clock === 'tsc' ? 'the TSC' : 'CLOCK_MONOTONIC')));
+  return [...names].join(', ');
 }
 
 function concurrencyLabel(figure: ConcurrencyFigure): string {
@@ -88,7 +95,7 @@ export function tokenBucketTables(bucket: TokenBucketSectionResults): Table[] {
       ];
     }),
     notes: [
-      'One figure per thread. TryAcquire reads CLOCK_MONOTONIC on every call; TryAcquireAt takes the time as an argument.',
+      `One figure per thread. TryAcquire reads the clock (${clockNames(bucket.native)}) on every call; TryAcquireAt takes the time as an argument.`,
       `The target of ${NATIVE_TARGET_NS} ns applies to one thread (uncontended). The process-wide bucket is measured; the shared-file bucket runs the same code on mapped memory.`,
     ],
   };

@@ -14,11 +14,13 @@ const BINARY_PATH = join(HERE, '..', '.build', 'acquire-bench');
 export interface NativeAcquireResult {
   threads: number;
   iterations: number;
+  /** The clock that TokenBucket::NowTicks() reads: "tsc" (RDTSC) or "monotonic" (clock_gettime). */
+  clock: 'tsc' | 'monotonic';
   /** Nanoseconds per TryAcquire() call (clock read included), per thread. */
   tryAcquireNs: number[];
   /** Nanoseconds per TryAcquireAt() call (no clock read), per thread. */
   tryAcquireAtNs: number[];
-  /** Nanoseconds per TokenBucket::NowTicks() call (clock_gettime of CLOCK_MONOTONIC), per thread. */
+  /** Nanoseconds per TokenBucket::NowTicks() call, the clock read, per thread. */
   clockNs: number[];
   granted: number;
   rejected: number;

@@ -37,6 +37,32 @@ describe('TokenBucket', () => {
     expect(measuredRate).toBeLessThan(rate * 1.05);
   });
 
+  it('grants the elapsed time times the rate', () => {
+    // The burst is a second of traffic, longer than the wait, so the bucket
+    // never runs idle. Every grant after the burst is one interval of the
+    // bucket's clock between the first call and the last.
+    const rate = 10_000;
+    const burst = 10_000;
+    const bucket = tokenBucket('elapsed-test', rate, burst);
+    const beforeFirst = process.hrtime.bigint();
+    let granted = bucket.tryAcquire() ? 1 : 0;
+    const afterFirst = process.hrtime.bigint();
+    while (bucket.tryAcquire()) granted++;
+    while (process.hrtime.bigint() < afterFirst + 300_000_000n) {
+      // Polls instead of sleeping, so that the wait does not depend on timers.
+    }
+    const beforeLast = process.hrtime.bigint();
+    while (bucket.tryAcquire()) granted++;
+    const afterLast = process.hrtime.bigint();
+
+    // hrtime reads CLOCK_MONOTONIC, which the bucket's clock is calibrated
+    // against. One grant of slack on each side covers the calibration error
+    // (an estimated 5e-5 of 0.3 s, 0.15 grants).
+    const seconds = (from: bigint, to: bigint) => Number(to - from) / 1e9;
+    expect(granted).toBeGreaterThan(burst - 1 + seconds(afterFirst, beforeLast) * rate - 1);
+    expect(granted).toBeLessThanOrEqual(burst + seconds(beforeFirst, afterLast) * rate + 1);
+  });
+
   it('charges several requests at once', () => {
     const bucket = tokenBucket('count-test', 1, 10);
     expect(bucket.tryAcquire(8)).toBe(true);
@@ -115,6 +141,67 @@ describe('TokenBucket shared between processes', () => {
     expect(first).toBe(100);
     expect(second).toBeLessThanOrEqual(2);
     expect(tokenBucket('shared-view', 1, 100, path).stats().granted).toBe(first + second);
+  });
+
+  it('counts every attempt of two concurrent processes', async () => {
+    const { execFile } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'contended.bucket');
+    // At 5e6 requests/s both processes are granted often, so grants race
+    // each other and a lost update of the granted count would show.
+    const attempts = 500_000;
+    const script = `
+      const addon = require(${JSON.stringify(addonPath)});
+      addon.setErrorClasses(class extends Error {}, class extends Error {});
+      const bucket = new addon.TokenBucket('contended', 5000000, 100, ${JSON.stringify(path)});
+      let granted = 0;
+      for (let i = 0; i < ${attempts}; i++) if (bucket.tryAcquire()) granted++;
+      process.stdout.write(String(granted));
+    `;
+    const run = () =>
+      new Promise<number>((resolve, reject) =>
+        execFile(process.execPath, ['-e', script], (error, stdout) => (error ? reject(error) : resolve(Number(stdout)))),
+      );
+
+    const [first, second] = await Promise.all([run(), run()]);
+
+    const stats = tokenBucket('contended-view', 5_000_000, 100, path).stats();
+    expect(stats.granted + stats.rejected).toBe(2 * attempts);
+    expect(stats.granted).toBe(first + second);
+  });
+
+  it('converts the rate with the clock rate in the file', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const directory = mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-'));
+    // The header is magic, clock source, clock rate and a reserved word, 8
+    // bytes each, and the state follows: TAT, granted, interval, tolerance,
+    // rejected.
+    const probePath = join(directory, 'probe.bucket');
+    tokenBucket('probe', 1, 1, probePath);
+    const probe = readFileSync(probePath);
+
+    // A file as another process would leave it, with the same clock source
+    // but a clock rate that no calibration gives.
+    const path = join(directory, 'adopted.bucket');
+    const header = Buffer.alloc(24);
+    probe.copy(header, 0, 0, 16);
+    header.writeBigUInt64LE(1_000_000_000n, 16);
+    writeFileSync(path, header);
+    tokenBucket('adopted', 1_000, 10, path);
+
+    const file = readFileSync(path);
+    expect(file.readBigUInt64LE(16)).toBe(1_000_000_000n);
+    expect(file.readBigUInt64LE(48)).toBe(1_000_000n);
+    expect(file.readBigUInt64LE(56)).toBe(10_000_000n);
+  });
+
+  it('rejects a file of the earlier layout', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'earlier.bucket');
+    const file = Buffer.alloc(48);
+    file.writeBigUInt64LE(0x68736d6b6d736231n, 0);
+    writeFileSync(path, file);
+    expect(() => tokenBucket('earlier', 1, 1, path)).toThrow('contains a rate limit of an earlier hsm-kms version');
   });
 
   it('rejects a file that holds something else', async () => {
