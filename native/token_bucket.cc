@@ -352,8 +352,17 @@ bool TokenBucket::TryAcquireAt(uint64_t now, uint32_t count) {
     // what caps the burst.
     uint64_t next = (arrival > now ? arrival : now) + cost;
     if (next > limit) {
-      state_->rejected.fetch_add(count, std::memory_order_relaxed);
-      return false;
+      // Every grant leaves the TAT at most `tolerance` after the granting
+      // call's clock reading, so a TAT more than a second of clock beyond
+      // that was written before the clock restarted: a shared file kept
+      // across a reboot. The bucket then starts again, as if idle.
+      const uint64_t ahead = arrival - now;
+      bool stale = ahead > tolerance && ahead - tolerance > ticks_per_second_;
+      if (!stale) {
+        state_->rejected.fetch_add(count, std::memory_order_relaxed);
+        return false;
+      }
+      next = now + cost;
     }
     if (CompareExchangeGrant(*state_, arrival, granted, next, count)) return true;
   }

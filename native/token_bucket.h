@@ -65,10 +65,9 @@ class TokenBucket {
   // converts the rate and burst with that rate, so all of them compute the
   // same interval. Returns null and fills `error` when the file cannot be
   // created or mapped, or was made by a process with another clock source.
-  // NOTE: times in the file count from the machine's boot (CLOCK_MONOTONIC)
-  // or CPU reset (TSC). A file kept across a reboot rejects every request
-  // until the new clock reaches the time of the last grant before the
-  // reboot, so keep it on a tmpfs such as /dev/shm.
+  // Times in the file count from the machine's boot (CLOCK_MONOTONIC) or
+  // CPU reset (TSC). A state left by an earlier boot is recognised by its
+  // TAT far in the future, and the bucket starts again from full.
   static std::shared_ptr<TokenBucket> GetShared(const std::string& path,
                                                 double requests_per_second,
                                                 double burst,

@@ -1,4 +1,5 @@
 // The per-cluster rate limiter: rate, burst and exact counting.
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -119,7 +120,6 @@ describe('TokenBucket edge cases', () => {
 describe('TokenBucket shared between processes', () => {
   it('counts two processes against one rate', async () => {
     const { execFile } = await import('node:child_process');
-    const { mkdtempSync } = await import('node:fs');
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'shared.bucket');
     const script = `
       const addon = require(${JSON.stringify(addonPath)});
@@ -145,7 +145,6 @@ describe('TokenBucket shared between processes', () => {
 
   it('counts every attempt of two concurrent processes', async () => {
     const { execFile } = await import('node:child_process');
-    const { mkdtempSync } = await import('node:fs');
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'contended.bucket');
     // At 5e6 requests/s both processes are granted often, so grants race
     // each other and a lost update of the granted count would show.
@@ -170,8 +169,7 @@ describe('TokenBucket shared between processes', () => {
     expect(stats.granted).toBe(first + second);
   });
 
-  it('converts the rate with the clock rate in the file', async () => {
-    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  it('converts the rate with the clock rate in the file', () => {
     const directory = mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-'));
     // The header is magic, clock source, clock rate and a reserved word, 8
     // bytes each, and the state follows: TAT, granted, interval, tolerance,
@@ -195,8 +193,28 @@ describe('TokenBucket shared between processes', () => {
     expect(file.readBigUInt64LE(56)).toBe(10_000_000n);
   });
 
-  it('rejects a file of the earlier layout', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+  it('starts again from a state of an earlier boot', () => {
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'reboot.bucket');
+    const bucket = tokenBucket('reboot', 1, 2, path);
+    expect(bucket.tryAcquire()).toBe(true);
+    expect(bucket.tryAcquire()).toBe(true);
+    expect(bucket.tryAcquire()).toBe(false);
+
+    // A TAT far beyond the clock, as a clock that restarted at boot leaves
+    // it. The TAT is the first word of the state, after the 32-byte header.
+    const tat = Buffer.alloc(8);
+    tat.writeBigUInt64LE(1n << 62n);
+    const fd = openSync(path, 'r+');
+    writeSync(fd, tat, 0, 8, 32);
+    closeSync(fd);
+
+    expect(bucket.tryAcquire()).toBe(true);
+    expect(bucket.tryAcquire()).toBe(true);
+    expect(bucket.tryAcquire()).toBe(false);
+    expect(bucket.stats()).toMatchObject({ granted: 4, rejected: 2 });
+  });
+
+  it('rejects a file of the earlier layout', () => {
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'earlier.bucket');
     const file = Buffer.alloc(48);
     file.writeBigUInt64LE(0x68736d6b6d736231n, 0);
@@ -204,8 +222,7 @@ describe('TokenBucket shared between processes', () => {
     expect(() => tokenBucket('earlier', 1, 1, path)).toThrow('contains a rate limit of an earlier hsm-kms version');
   });
 
-  it('rejects a file that holds something else', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+  it('rejects a file that holds something else', () => {
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'other.bin');
     writeFileSync(path, Buffer.alloc(128, 7));
     expect(() => tokenBucket('other', 1, 1, path)).toThrow('does not hold an hsm-kms rate limit');
