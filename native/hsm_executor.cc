@@ -55,7 +55,7 @@ constexpr size_t kTakeAtOnce = 64;
 // thread then has that long to send more work before the HSM runs dry. It
 // also hands them back at kPostAtMost results, which bounds the delay a
 // result can see, and when it runs out of work.
-constexpr size_t kPostAtMost = 64;
+constexpr size_t kPostAtMost = 128;
 
 using Core = HsmExecutor::Core;
 
@@ -391,8 +391,16 @@ void WorkerLoop(std::shared_ptr<Core> core) {
 
   while (true) {
     {
+      // Results still held are handed back before the thread waits for
+      // work, or when they are due (see ShouldPost).
+      if (!done.empty() && ShouldPost(*core, done.size(), 0)) PostCompleted(&done);
       WaitBriefly(*core);
       std::unique_lock<std::mutex> lock(core->mutex);
+      if (core->queue.empty() && !done.empty()) {
+        lock.unlock();
+        PostCompleted(&done);
+        continue;
+      }
       core->wake.wait(lock, [&] { return core->stopping || !core->queue.empty(); });
       if (core->queue.empty()) break;  // stopping, and drained
       size_t take = std::min(kTakeAtOnce, core->queue.size());
@@ -420,7 +428,6 @@ void WorkerLoop(std::shared_ptr<Core> core) {
       if (ShouldPost(*core, done.size(), batch.size() - index - 1)) PostCompleted(&done);
     }
     batch.clear();
-    PostCompleted(&done);
     auto elapsed = std::chrono::steady_clock::now() - started;
     core->busy_nanoseconds.fetch_add(
         static_cast<uint64_t>(
