@@ -44,7 +44,8 @@ class CompletionQueue {
   // kept for reuse, or destroyed when it is large or enough are spare.
   void ReturnJob(std::unique_ptr<Job> job);
 
-  // JavaScript thread, at environment teardown.
+  // JavaScript thread, at environment teardown. Also destroys the spare
+  // jobs, whose references to this queue would otherwise keep it alive.
   void Close();
 
  private:

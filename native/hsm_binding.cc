@@ -156,7 +156,8 @@ class HsmWrap : public Napi::ObjectWrap<HsmWrap> {
     const std::shared_ptr<CompletionQueue>& completions = GetAddonData(env).completions;
     std::unique_ptr<Job> job = completions->TakeJob();
     job->kind = kind;
-    job->completions = completions;
+    // A reused job already refers to this queue.
+    if (job->completions != completions) job->completions = completions;
     return job;
   }
 

@@ -80,8 +80,12 @@ struct Job {
 
   // Returns every member to its initial value, with secrets wiped, but keeps
   // the allocations of the byte buffers that every crypto request fills, so
-  // that a reused job allocates nothing for a request of similar size.
+  // that a reused job allocates nothing for a request of similar size. It
+  // also keeps `completions`: a job is reused by the environment that owns
+  // that queue, and changing the reference count of a queue that executor
+  // threads share took a third of this function's time in perf.
   void Recycle() {
+    std::shared_ptr<CompletionQueue> kept_completions = std::move(completions);
     std::string kept_key_id = std::move(key_id);
     std::vector<uint8_t> kept_aad = std::move(aad);
     std::vector<uint8_t> kept_iv = std::move(iv);
@@ -105,6 +109,7 @@ struct Job {
     output = std::move(kept_output);
     secret_input = std::move(kept_secret_input);
     secret_output = std::move(kept_secret_output);
+    completions = std::move(kept_completions);
   }
 };
 
