@@ -50,7 +50,7 @@ const FULL: Omit<BenchPlan, 'sections' | 'processes' | 'keep' | 'markdownPath' |
   hsmCounts: [1, 2],
   childPerOperation: true,
   cLoopWarmupRun: true,
-  memory: { warmupOperations: 10_000, checkpoints: [100_000, 1_000_000], inFlight: 16 },
+  memory: { warmupOperations: 10_000, checkpoints: [100_000, 1_000_000, 2_000_000], inFlight: 16 },
   tokenBucket: {
     tinybenchMilliseconds: 1000,
     iterationsPerThread: 10_000_000,
