@@ -24,23 +24,34 @@ struct ByteView {
   size_t size;
 };
 
+// Returns the bytes of argument `index`, which must be a Uint8Array (a
+// Buffer is one) of `min_size` to `max_size` bytes. It makes two Node-API
+// calls; node-addon-api's IsTypedArray, TypedArrayType and As<Uint8Array>
+// make four, and this runs for every argument of every request.
 ByteView ReadBytes(const Napi::CallbackInfo& info, size_t index,
                    const char* name, size_t min_size, size_t max_size) {
-  Napi::Env env = info.Env();
-  if (index >= info.Length() || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() !=
-          napi_uint8_array) {
+  napi_env env = info.Env();
+  napi_value value = info[index];
+  bool is_typed_array = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (index >= info.Length() ||
+      napi_is_typedarray(env, value, &is_typed_array) != napi_ok ||
+      !is_typed_array ||
+      napi_get_typedarray_info(env, value, &type, &length, &data, nullptr,
+                               nullptr) != napi_ok ||
+      type != napi_uint8_array) {
     throw Napi::TypeError::New(
         env, std::string("Expected ") + name + " to be a Uint8Array");
   }
-  auto array = info[index].As<Napi::Uint8Array>();
-  if (array.ByteLength() < min_size || array.ByteLength() > max_size) {
+  if (length < min_size || length > max_size) {
     throw Napi::RangeError::New(
         env, std::string("Expected ") + name + " to have " +
                  std::to_string(min_size) + " to " + std::to_string(max_size) +
-                 " bytes, but it has " + std::to_string(array.ByteLength()));
+                 " bytes, but it has " + std::to_string(length));
   }
-  return {array.Data(), array.ByteLength()};
+  return {static_cast<const uint8_t*>(data), length};
 }
 
 // Reads a key ID into `target`, reusing its allocation.
