@@ -14,6 +14,7 @@ import {
 import * as crypto from './crypto-operations.js';
 import * as keyStores from './custom-key-stores.js';
 import { Engine } from './engine.js';
+import { KMSInvalidStateException, ValidationException } from './errors.js';
 import * as keys from './key-lifecycle.js';
 import { MetadataStore } from './metadata-store.js';
 import type { ClusterMetricsSnapshot } from './metrics.js';
@@ -132,64 +133,100 @@ export class Kms {
     this.#engine.metadata.close();
   }
 
+  /**
+   * Returns the engine for a request, after checking that this Kms is open
+   * and that the request is an object. Without this, a call after close()
+   * or without a request failed with a TypeError from deep inside.
+   */
+  #use(request: unknown): Engine {
+    const engine = this.#openEngine();
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+      let kind = `a ${typeof request}`;
+      if (request === null || request === undefined) kind = String(request);
+      else if (Array.isArray(request)) kind = 'an array';
+      throw new ValidationException(
+        `The request must be an object of the operation's members, such as { KeyId, Plaintext } for Encrypt, but it is ${kind}. Pass an object.`,
+      );
+    }
+    return engine;
+  }
+
+  #openEngine(): Engine {
+    if (this.#closed) {
+      throw new KMSInvalidStateException('This Kms is closed. Open a new one with Kms.open().');
+    }
+    return this.#engine;
+  }
+
+  /** Runs an operation that returns a promise, turning a failed #use check into a rejection. */
+  #run<R, T>(request: R, operation: (engine: Engine, request: R) => Promise<T>): Promise<T> {
+    let engine: Engine;
+    try {
+      engine = this.#use(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return operation(engine, request);
+  }
+
   // Cryptographic operations.
 
   encrypt(request: T.EncryptRequest): Promise<T.EncryptResponse> {
-    return crypto.encrypt(this.#engine, request);
+    return this.#run(request, crypto.encrypt);
   }
 
   decrypt(request: T.DecryptRequest): Promise<T.DecryptResponse> {
-    return crypto.decrypt(this.#engine, request);
+    return this.#run(request, crypto.decrypt);
   }
 
   generateDataKey(request: T.GenerateDataKeyRequest): Promise<T.GenerateDataKeyResponse> {
-    return crypto.generateDataKey(this.#engine, request);
+    return this.#run(request, crypto.generateDataKey);
   }
 
   generateDataKeyWithoutPlaintext(
     request: T.GenerateDataKeyWithoutPlaintextRequest,
   ): Promise<T.GenerateDataKeyWithoutPlaintextResponse> {
-    return crypto.generateDataKeyWithoutPlaintext(this.#engine, request);
+    return this.#run(request, crypto.generateDataKeyWithoutPlaintext);
   }
 
   reEncrypt(request: T.ReEncryptRequest): Promise<T.ReEncryptResponse> {
-    return crypto.reEncrypt(this.#engine, request);
+    return this.#run(request, crypto.reEncrypt);
   }
 
   generateRandom(request: T.GenerateRandomRequest): Promise<T.GenerateRandomResponse> {
-    return crypto.generateRandom(this.#engine, request);
+    return this.#run(request, crypto.generateRandom);
   }
 
   // Keys.
 
   createKey(request: T.CreateKeyRequest): Promise<T.CreateKeyResponse> {
-    return keys.createKey(this.#engine, request);
+    return this.#run(request, keys.createKey);
   }
 
   async describeKey(request: T.DescribeKeyRequest): Promise<T.DescribeKeyResponse> {
-    return keys.describeKey(this.#engine, request);
+    return keys.describeKey(this.#use(request), request);
   }
 
   async listKeys(request: T.ListKeysRequest = {}): Promise<T.ListKeysResponse> {
-    return keys.listKeys(this.#engine, request);
+    return keys.listKeys(this.#use(request), request);
   }
 
   async enableKey(request: T.KeyIdRequest): Promise<T.EmptyResponse> {
-    keys.enableKey(this.#engine, request);
+    keys.enableKey(this.#use(request), request);
     return {};
   }
 
   async disableKey(request: T.KeyIdRequest): Promise<T.EmptyResponse> {
-    keys.disableKey(this.#engine, request);
+    keys.disableKey(this.#use(request), request);
     return {};
   }
 
   async scheduleKeyDeletion(request: T.ScheduleKeyDeletionRequest): Promise<T.ScheduleKeyDeletionResponse> {
-    return keys.scheduleKeyDeletion(this.#engine, request);
+    return keys.scheduleKeyDeletion(this.#use(request), request);
   }
 
   async cancelKeyDeletion(request: T.KeyIdRequest): Promise<T.CancelKeyDeletionResponse> {
-    return keys.cancelKeyDeletion(this.#engine, request);
+    return keys.cancelKeyDeletion(this.#use(request), request);
   }
 
   /**
@@ -197,59 +234,59 @@ export class Kms {
    * every `deletionIntervalMs`. Resolves to the ARNs of the deleted keys.
    */
   deleteDueKeys(): Promise<string[]> {
-    return keys.deleteDueKeys(this.#engine);
+    return this.#run({}, (engine) => keys.deleteDueKeys(engine));
   }
 
   // Aliases.
 
   async createAlias(request: T.AliasRequest): Promise<T.EmptyResponse> {
-    aliases.createAlias(this.#engine, request);
+    aliases.createAlias(this.#use(request), request);
     return {};
   }
 
   async updateAlias(request: T.AliasRequest): Promise<T.EmptyResponse> {
-    aliases.updateAlias(this.#engine, request);
+    aliases.updateAlias(this.#use(request), request);
     return {};
   }
 
   async deleteAlias(request: T.DeleteAliasRequest): Promise<T.EmptyResponse> {
-    aliases.deleteAlias(this.#engine, request);
+    aliases.deleteAlias(this.#use(request), request);
     return {};
   }
 
   async listAliases(request: T.ListAliasesRequest = {}): Promise<T.ListAliasesResponse> {
-    return aliases.listAliases(this.#engine, request);
+    return aliases.listAliases(this.#use(request), request);
   }
 
   // Custom key stores.
 
   async createCustomKeyStore(request: T.CreateCustomKeyStoreRequest): Promise<T.CreateCustomKeyStoreResponse> {
-    return keyStores.createCustomKeyStore(this.#engine, request);
+    return keyStores.createCustomKeyStore(this.#use(request), request);
   }
 
   async connectCustomKeyStore(request: T.CustomKeyStoreIdRequest): Promise<T.EmptyResponse> {
-    keyStores.connectCustomKeyStore(this.#engine, request);
+    keyStores.connectCustomKeyStore(this.#use(request), request);
     return {};
   }
 
   async disconnectCustomKeyStore(request: T.CustomKeyStoreIdRequest): Promise<T.EmptyResponse> {
-    await keyStores.disconnectCustomKeyStore(this.#engine, request);
+    await keyStores.disconnectCustomKeyStore(this.#use(request), request);
     return {};
   }
 
   async describeCustomKeyStores(
     request: T.DescribeCustomKeyStoresRequest = {},
   ): Promise<T.DescribeCustomKeyStoresResponse> {
-    return keyStores.describeCustomKeyStores(this.#engine, request);
+    return keyStores.describeCustomKeyStores(this.#use(request), request);
   }
 
   async updateCustomKeyStore(request: T.UpdateCustomKeyStoreRequest): Promise<T.EmptyResponse> {
-    keyStores.updateCustomKeyStore(this.#engine, request);
+    keyStores.updateCustomKeyStore(this.#use(request), request);
     return {};
   }
 
   async deleteCustomKeyStore(request: T.CustomKeyStoreIdRequest): Promise<T.EmptyResponse> {
-    keyStores.deleteCustomKeyStore(this.#engine, request);
+    keyStores.deleteCustomKeyStore(this.#use(request), request);
     return {};
   }
 
@@ -260,7 +297,7 @@ export class Kms {
    * for stores that are connected; call it again after connecting others.
    */
   async reconcile(): Promise<ReconcileReport> {
-    return reconcilePendingKeys(this.#engine);
+    return reconcilePendingKeys(this.#openEngine());
   }
 
   /**
@@ -269,7 +306,7 @@ export class Kms {
    * every connected store, and reports what it did per key.
    */
   syncKeyMaterial(): Promise<SyncKeyMaterialResult> {
-    return syncKeyMaterial(this.#engine);
+    return this.#run({}, (engine) => syncKeyMaterial(engine));
   }
 
   /** Per-cluster HSM status: active or not, why not, sessions, queue and requests served. */

@@ -38,6 +38,26 @@ function hsmRequestsServed(): number {
   return cluster!.hsms[0]!.requestsServed;
 }
 
+describe('request object', () => {
+  it.each([
+    ['undefined', undefined, 'it is undefined'],
+    ['null', null, 'it is null'],
+    ['a string', 'alias/name', 'it is a string'],
+    ['an array', [], 'it is an array'],
+  ])('%s is rejected', async (_kind, request, problem) => {
+    const encrypt = kms.encrypt as (request: unknown) => Promise<unknown>;
+    await expect(encrypt.call(kms, request)).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringContaining(`must be an object of the operation's members, such as { KeyId, Plaintext } for Encrypt, but ${problem}`),
+    });
+  });
+
+  it('missing for DescribeKey is rejected', async () => {
+    const describeKey = kms.describeKey as (request?: unknown) => Promise<unknown>;
+    await expect(describeKey.call(kms)).rejects.toMatchObject(VALIDATION);
+  });
+});
+
 describe('Plaintext', () => {
   it.each([1, 4096])('%i bytes round-trips', async (length) => {
     const plaintext = randomBytes(length);

@@ -20,6 +20,8 @@ let ciphertext: Uint8Array;
 let storesBefore: CustomKeyStoreEntry[];
 /** The main store's state right after the reopened Kms returned. */
 let mainStoreStateAtOpen: string;
+/** The Kms of the first open, closed by the reopen. */
+let closedKms: Kms;
 
 beforeAll(async () => {
   facade = await openFacade('facade-restart', {
@@ -52,6 +54,7 @@ beforeAll(async () => {
   }));
   storesBefore = (await kms.describeCustomKeyStores()).CustomKeyStores;
 
+  closedKms = kms;
   const reopened = await facade.reopen();
   const { CustomKeyStores } = await reopened.describeCustomKeyStores({ CustomKeyStoreId: facade.customKeyStoreId });
   mainStoreStateAtOpen = CustomKeyStores[0]!.ConnectionState;
@@ -59,6 +62,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await facade?.close();
+});
+
+describe('a closed Kms', () => {
+  it.each([
+    ['Encrypt', () => closedKms.encrypt({ KeyId: enabledKey.Arn, Plaintext: PLAINTEXT })],
+    ['DescribeKey', () => closedKms.describeKey({ KeyId: enabledKey.Arn })],
+    ['ListKeys', () => closedKms.listKeys()],
+  ])('rejects %s with KMSInvalidStateException', async (_operation, call) => {
+    await expect(call()).rejects.toMatchObject({
+      name: 'KMSInvalidStateException',
+      message: 'This Kms is closed. Open a new one with Kms.open().',
+    });
+  });
 });
 
 function kms(): Kms {
