@@ -271,6 +271,12 @@ function parseArn(
 
   const identifier = parseArnResource(arn, resource);
   if (identifier === undefined) {
+    if (resource.startsWith('key/')) {
+      throw malformed(
+        `the key ID after key/ is ${quoteForMessage(resource.slice('key/'.length))}, ` +
+          'not a lowercase UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab (check for spaces or a cut-off ID)',
+      );
+    }
     throw malformed('the resource is neither key/<key ID> nor alias/<name>');
   }
 

@@ -218,7 +218,7 @@ export function scheduleKeyDeletion(engine: Engine, request: ScheduleKeyDeletion
 export function cancelKeyDeletion(engine: Engine, request: KeyIdRequest): CancelKeyDeletionResponse {
   const key = managedKey(engine, request.KeyId);
   if (key.keyState !== 'PendingDeletion') {
-    throw new KMSInvalidStateException(`${key.arn} is not pending deletion.`);
+    throw new KMSInvalidStateException(`${key.arn} is not pending deletion, so there is no deletion to cancel.`);
   }
   engine.metadata.updateKeyState(key.keyId, { keyState: 'Disabled' });
   return { KeyId: key.arn };

@@ -57,6 +57,6 @@ export function clusterForCrypto(engine: Engine, key: KeyRecord): Cluster {
 /** Throws KMSInvalidStateException when the key is pending deletion; used by operations that allow every other state. */
 export function rejectPendingDeletion(key: KeyRecord): void {
   if (key.keyState === 'PendingDeletion') {
-    throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
+    throw new KMSInvalidStateException(`${key.arn} is pending deletion. Cancel the deletion with CancelKeyDeletion first.`);
   }
 }

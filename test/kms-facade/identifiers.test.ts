@@ -162,4 +162,18 @@ describe('keys that do not exist here', () => {
     await expect(kms.describeKey({ KeyId: arn })).rejects.toMatchObject({ name: 'InvalidArnException' });
     await expect(kms.encrypt({ KeyId: arn, Plaintext: PLAINTEXT })).rejects.toMatchObject(NOT_FOUND);
   });
+
+  it.each([
+    ['not a UUID', () => 'bad'],
+    ['empty', () => ''],
+    ['with a trailing space', () => `${key.KeyId} `],
+  ])('key ARN whose key ID is %s', async (_case, keyId) => {
+    const arn = `arn:aws:kms:${REGION}:${ACCOUNT_ID}:key/${keyId()}`;
+    const quoted = `'${keyId()}'`;
+
+    await expect(kms.encrypt({ KeyId: arn, Plaintext: PLAINTEXT })).rejects.toMatchObject({
+      name: 'NotFoundException',
+      message: expect.stringContaining(`the key ID after key/ is ${quoted}, not a lowercase UUID`),
+    });
+  });
 });
