@@ -103,7 +103,8 @@ Options:
   --samples N           samples per figure (the figure is their median)
   --seconds S           length of one sample in seconds
   --warmup S            warm-up before the samples of each figure, in seconds
-  --markdown PATH       Markdown file to rewrite (default BENCHMARKS.md; "none" writes none)
+  --markdown PATH       Markdown file to rewrite (default BENCHMARKS.md for a full run,
+                        none for --quick; "none" writes none)
   --keep                keep the temporary token set and data folders
   --help                print this text`;
 
@@ -172,7 +173,9 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchPlan 
   if (values.seconds !== undefined) timing.sampleSeconds = parseOne(values.seconds, 'seconds', { integer: false, minimum: 0.05, maximum: 60 });
   if (values.warmup !== undefined) timing.warmupSeconds = parseOne(values.warmup, 'warmup', { integer: false, minimum: 0, maximum: 60 });
 
-  const markdown = values.markdown ?? `${repositoryRoot}/BENCHMARKS.md`;
+  // BENCHMARKS.md records full runs, so a quick run leaves it alone unless
+  // --markdown names a file.
+  const markdown = values.markdown ?? (values.quick ? 'none' : `${repositoryRoot}/BENCHMARKS.md`);
   return {
     ...base,
     sections,

@@ -83,7 +83,7 @@ export function renderMarkdownDocument(results: BenchResults): string {
   const parts = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench` (bench/run.ts); every run replaces this page and writes its JSON to bench/results/. Figures depend on the machine and on its other load, so compare figures of one run with each other.',
+    'Written by `npm run bench` (bench/run.ts); every full run replaces this page (a --quick run leaves it unless --markdown names it), and every run writes its JSON to bench/results/. Figures depend on the machine and on its other load, so compare figures of one run with each other.',
     '',
     ...runSummary(results).map((line) => `- ${line}`),
     '',
