@@ -37,6 +37,8 @@ export interface CellRecord {
 export interface MemoryResults {
   path: 'facade';
   inFlight: number;
+  /** V8 flags of the measured process beyond --expose-gc; absent or empty for the defaults. */
+  v8Flags?: string[];
   readings: MemoryReading[];
 }
 
@@ -74,6 +76,8 @@ export interface BenchResults {
   cells: CellRecord[];
   tokenBucket?: TokenBucketSectionResults;
   memory?: MemoryResults;
+  /** The same run with V8's young generation fixed at its largest size (FIXED_YOUNG_GENERATION_FLAGS). */
+  memoryFixedYoungGeneration?: MemoryResults;
   processes?: ProcessesRecord[];
   /** Errors of sections or cells that did not complete. */
   failures: string[];

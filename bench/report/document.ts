@@ -28,6 +28,7 @@ export function resultTables(results: BenchResults): Table[] {
   }
   if (results.tokenBucket) tables.push(...tokenBucketTables(results.tokenBucket));
   if (results.memory) tables.push(memoryTable(results.memory));
+  if (results.memoryFixedYoungGeneration) tables.push(memoryTable(results.memoryFixedYoungGeneration));
   if (results.processes) tables.push(processesTable(results.processes));
   return tables;
 }
