@@ -1,6 +1,7 @@
 #include "token_bucket.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -102,9 +103,23 @@ uint64_t MeasureTscTicksPerSecond() {
 
 #endif  // defined(__x86_64__)
 
+// Returns false when Linux reports a clock source other than the TSC, as it
+// does after finding the TSC unreliable on this machine (on some virtual
+// machines, for example) even though the CPU reports it invariant. Where the
+// file cannot be read, only the CPU's report counts.
+bool KernelTrustsTsc() {
+  char name[32] = {};
+  int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  ssize_t length = read(fd, name, sizeof(name) - 1);
+  close(fd);
+  return length <= 0 || std::strncmp(name, "tsc", 3) == 0;
+}
+
 TickClock ChooseTickClock() {
 #if defined(__x86_64__)
-  if (HasInvariantTsc()) {
+  if (HasInvariantTsc() && KernelTrustsTsc()) {
     uint64_t ticks_per_second = MeasureTscTicksPerSecond();
     if (ticks_per_second != 0) return {TickSource::kTsc, ticks_per_second};
   }
@@ -190,9 +205,9 @@ namespace {
 
 // Layout of a shared bucket file. The magic number marks a file that
 // contains a bucket in this layout. A new file is all zeros, which is a
-// valid empty state, and each process that maps it claims the zero header
-// fields with compare-and-swap (AdoptHeaderField), so the first process's
-// values remain and no process waits for another.
+// valid empty state. Each process that maps it checks and fills the header
+// while it holds an flock on the file (CheckHeader), so the first process's
+// values remain, and a file left by an earlier boot is reset once.
 constexpr uint64_t kSharedMagic = 0x68736d6b6d736232ULL;  // "hsmkmsb2"
 // The magic number of the earlier layout, whose times were always
 // sixteenths of a CLOCK_MONOTONIC nanosecond and whose header had no clock.
@@ -202,7 +217,7 @@ struct SharedBucketFile {
   std::atomic<uint64_t> magic;
   std::atomic<uint64_t> tick_source;       // a TickSource
   std::atomic<uint64_t> ticks_per_second;  // the clock's rate
-  uint64_t reserved;                       // zero; aligns the state
+  std::atomic<uint64_t> boot_id;           // BootId() of the boot the times count from
   TokenBucketState state;
 };
 
@@ -227,35 +242,34 @@ const char* TickSourceName(uint64_t source) {
   return "an unknown clock";
 }
 
-// Opens or creates `path` and maps its first `size` bytes. Returns null and
-// fills `error` on failure.
-void* MapBucketFile(const std::string& path, size_t size, std::string* error) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = "cannot open " + path + ": " + std::strerror(errno);
-    return nullptr;
-  }
-  struct stat info;
-  // Growing a new file to the bucket's size leaves it zero-filled. Several
-  // processes may do this at once; each sets the same size.
-  bool sized = fstat(fd, &info) == 0 &&
-               (static_cast<size_t>(info.st_size) >= size ||
-                ftruncate(fd, static_cast<off_t>(size)) == 0);
-  void* mapping = sized ? mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-                        : MAP_FAILED;
-  int saved_errno = errno;
-  close(fd);
-  if (mapping == MAP_FAILED) {
-    *error = "cannot map " + path + ": " + std::strerror(saved_errno);
-    return nullptr;
-  }
-  return mapping;
+// Returns a 64-bit hash of this boot's ID (/proc/sys/kernel/random/boot_id),
+// never 0, or 0 where the kernel does not provide it.
+uint64_t BootId() {
+  static const uint64_t boot_id = [] {
+    char text[64] = {};
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return uint64_t{0};
+    ssize_t length = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (length <= 0) return uint64_t{0};
+    // FNV-1a: any stable hash will do, the value is only compared.
+    uint64_t hash = 14695981039346656037ULL;
+    for (ssize_t i = 0; i < length; ++i) {
+      hash = (hash ^ static_cast<unsigned char>(text[i])) * 1099511628211ULL;
+    }
+    return hash == 0 ? uint64_t{1} : hash;
+  }();
+  return boot_id;
 }
 
-// Checks that the mapped file holds a bucket that counts time with this
-// process's clock. Returns the clock rate recorded in the file, or 0 after
-// filling `error`.
-uint64_t ReadFileClock(SharedBucketFile* file, const std::string& path, std::string* error) {
+// Checks the header of a mapped bucket file and fills in what is missing.
+// The caller holds an exclusive flock on the file. Times in the file count
+// from boot (CLOCK_MONOTONIC) or CPU reset (TSC), so a file written during
+// an earlier boot has a TAT that may lie days ahead of the new clock. Such a
+// file is reset: it starts again from a full bucket, with this process's
+// clock. Returns the clock rate recorded in the file, or 0 after filling
+// `error`.
+uint64_t CheckHeader(SharedBucketFile* file, const std::string& path, std::string* error) {
   uint64_t magic = AdoptHeaderField(file->magic, kSharedMagic);
   if (magic == kSharedMagicWithoutClock) {
     *error = path + " contains a rate limit of an earlier hsm-kms version; stop the processes that use it, then remove it";
@@ -268,6 +282,15 @@ uint64_t ReadFileClock(SharedBucketFile* file, const std::string& path, std::str
 
   const TickClock& clock = TokenBucket::ProcessClock();
   const uint64_t own_source = static_cast<uint64_t>(clock.source);
+  const uint64_t boot_id = BootId();
+  uint64_t file_boot_id = AdoptHeaderField(file->boot_id, boot_id);
+  if (boot_id != 0 && file_boot_id != boot_id) {
+    file->state.theoretical_arrival.store(0);
+    file->tick_source.store(own_source);
+    file->ticks_per_second.store(clock.ticks_per_second);
+    file->boot_id.store(boot_id);
+  }
+
   uint64_t source = AdoptHeaderField(file->tick_source, own_source);
   if (source != own_source) {
     *error = path + " counts time with " + TickSourceName(source) + " but this process reads " +
@@ -275,6 +298,43 @@ uint64_t ReadFileClock(SharedBucketFile* file, const std::string& path, std::str
     return 0;
   }
   return AdoptHeaderField(file->ticks_per_second, clock.ticks_per_second);
+}
+
+// Opens or creates `path`, maps its first `size` bytes and checks its
+// header (CheckHeader) under an exclusive flock, so that processes opening
+// the file at once see one consistent header. Returns the mapping and the
+// file's clock rate, or null after filling `error`.
+void* OpenBucketFile(const std::string& path, size_t size, uint64_t* ticks_per_second,
+                     std::string* error) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  if (flock(fd, LOCK_EX) != 0) {
+    *error = "cannot lock " + path + ": " + std::strerror(errno);
+    close(fd);
+    return nullptr;
+  }
+  struct stat info;
+  // Growing a new file to the bucket's size leaves it zero-filled.
+  bool sized = fstat(fd, &info) == 0 &&
+               (static_cast<size_t>(info.st_size) >= size ||
+                ftruncate(fd, static_cast<off_t>(size)) == 0);
+  void* mapping = sized ? mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                        : MAP_FAILED;
+  if (mapping == MAP_FAILED) {
+    *error = "cannot map " + path + ": " + std::strerror(errno);
+    close(fd);  // also releases the lock
+    return nullptr;
+  }
+  *ticks_per_second = CheckHeader(static_cast<SharedBucketFile*>(mapping), path, error);
+  close(fd);
+  if (*ticks_per_second == 0) {
+    munmap(mapping, size);
+    return nullptr;
+  }
+  return mapping;
 }
 
 }  // namespace
@@ -292,14 +352,10 @@ std::shared_ptr<TokenBucket> TokenBucket::GetShared(const std::string& path,
   }
 
   const size_t size = sizeof(SharedBucketFile);
-  void* mapping = MapBucketFile(path, size, error);
+  uint64_t ticks_per_second = 0;
+  void* mapping = OpenBucketFile(path, size, &ticks_per_second, error);
   if (mapping == nullptr) return nullptr;
   auto* file = static_cast<SharedBucketFile*>(mapping);
-  uint64_t ticks_per_second = ReadFileClock(file, path, error);
-  if (ticks_per_second == 0) {
-    munmap(mapping, size);
-    return nullptr;
-  }
 
   auto bucket = std::make_shared<TokenBucket>();
   bucket->state_ = &file->state;
@@ -321,8 +377,13 @@ void TokenBucket::Configure(double requests_per_second, double burst) {
       std::llround(ticks_per_second / requests_per_second));
   if (interval == 0) interval = 1;
   state_->interval.store(interval, std::memory_order_relaxed);
+  // A burst of many hours at a low rate would not fit in 64 bits of ticks;
+  // 2^62 ticks (more than two years of a 4 GHz TSC) is as good as unlimited,
+  // and leaves room to add it to the time without overflow.
+  const double tolerance = burst * static_cast<double>(interval);
+  constexpr double kMaxTolerance = 4611686018427387904.0;  // 2^62
   state_->tolerance.store(
-      static_cast<uint64_t>(std::llround(burst * static_cast<double>(interval))),
+      tolerance >= kMaxTolerance ? uint64_t{1} << 62 : static_cast<uint64_t>(std::llround(tolerance)),
       std::memory_order_relaxed);
   requests_per_second_.store(requests_per_second);
   burst_.store(burst);
@@ -352,17 +413,8 @@ bool TokenBucket::TryAcquireAt(uint64_t now, uint32_t count) {
     // what caps the burst.
     uint64_t next = (arrival > now ? arrival : now) + cost;
     if (next > limit) {
-      // Every grant leaves the TAT at most `tolerance` after the granting
-      // call's clock reading, so a TAT more than a second of clock beyond
-      // that was written before the clock restarted: a shared file kept
-      // across a reboot. The bucket then starts again, as if idle.
-      const uint64_t ahead = arrival - now;
-      bool stale = ahead > tolerance && ahead - tolerance > ticks_per_second_;
-      if (!stale) {
-        state_->rejected.fetch_add(count, std::memory_order_relaxed);
-        return false;
-      }
-      next = now + cost;
+      state_->rejected.fetch_add(count, std::memory_order_relaxed);
+      return false;
     }
     if (CompareExchangeGrant(*state_, arrival, granted, next, count)) return true;
   }

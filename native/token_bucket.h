@@ -1,8 +1,8 @@
 // A rate limiter for crypto requests, one per cluster, shared by every thread
-// of the process. It is the generic cell rate algorithm (GCRA): the whole
-// state is one 64-bit word, the theoretical arrival time (TAT) of the next
-// request, updated with compare-and-swap. Acquiring never blocks and never
-// takes a lock.
+// of the process. It is the generic cell rate algorithm (GCRA): the state is
+// the theoretical arrival time (TAT) of the next request, next to the count
+// of granted requests, and one atomic compare-and-swap updates both.
+// Acquiring never blocks and never takes a lock.
 #ifndef HSM_KMS_TOKEN_BUCKET_H_
 #define HSM_KMS_TOKEN_BUCKET_H_
 
@@ -66,8 +66,11 @@ class TokenBucket {
   // same interval. Returns null and fills `error` when the file cannot be
   // created or mapped, or was made by a process with another clock source.
   // Times in the file count from the machine's boot (CLOCK_MONOTONIC) or
-  // CPU reset (TSC). A state left by an earlier boot is recognised by its
-  // TAT far in the future, and the bucket starts again from full.
+  // CPU reset (TSC), so the file also records the boot ID, and a file left
+  // by an earlier boot starts again from a full bucket. NOTE: where the
+  // kernel has no /proc/sys/kernel/random/boot_id (outside Linux), that
+  // check is skipped, and a file kept across a reboot throttles until the
+  // new clock passes the old TAT: keep it on a tmpfs there.
   static std::shared_ptr<TokenBucket> GetShared(const std::string& path,
                                                 double requests_per_second,
                                                 double burst,
@@ -95,7 +98,8 @@ class TokenBucket {
 
   // Returns the clock of this process's buckets, chosen on the first call:
   // the TSC on x86-64 CPUs that report an invariant TSC (CPUID leaf
-  // 0x80000007, EDX bit 8), else CLOCK_MONOTONIC. The first call measures
+  // 0x80000007, EDX bit 8), else CLOCK_MONOTONIC, and CLOCK_MONOTONIC also where Linux uses another
+  // clock source than the TSC. The first call measures
   // the TSC's rate against CLOCK_MONOTONIC and busy-waits for 2 ms to do so.
   // Creating the process's first bucket makes that call.
   static const TickClock& ProcessClock();

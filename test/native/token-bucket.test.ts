@@ -171,8 +171,8 @@ describe('TokenBucket shared between processes', () => {
 
   it('converts the rate with the clock rate in the file', () => {
     const directory = mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-'));
-    // The header is magic, clock source, clock rate and a reserved word, 8
-    // bytes each, and the state follows: TAT, granted, interval, tolerance,
+    // The header is magic, clock source, clock rate and boot ID, 8 bytes
+    // each, and the state follows: TAT, granted, interval, tolerance,
     // rejected.
     const probePath = join(directory, 'probe.bucket');
     tokenBucket('probe', 1, 1, probePath);
@@ -194,24 +194,45 @@ describe('TokenBucket shared between processes', () => {
   });
 
   it('starts again from a state of an earlier boot', () => {
-    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'reboot.bucket');
+    // The header is magic, clock source, clock rate and boot ID, 8 bytes
+    // each; the TAT is the first word of the state after it.
+    const directory = mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-'));
+    const probePath = join(directory, 'probe.bucket');
+    tokenBucket('boot-probe', 1, 2, probePath);
+    const probe = readFileSync(probePath);
+    const thisBoot = probe.readBigUInt64LE(24);
+    expect(thisBoot).not.toBe(0n);
+
+    // A file as a process of an earlier boot left it: another boot ID, and
+    // a TAT far beyond the new clock.
+    const path = join(directory, 'reboot.bucket');
+    const file = Buffer.from(probe);
+    file.writeBigUInt64LE(thisBoot ^ 1n, 24);
+    file.writeBigUInt64LE(1n << 62n, 32);
+    writeFileSync(path, file);
+
     const bucket = tokenBucket('reboot', 1, 2, path);
     expect(bucket.tryAcquire()).toBe(true);
     expect(bucket.tryAcquire()).toBe(true);
     expect(bucket.tryAcquire()).toBe(false);
+    expect(readFileSync(path).readBigUInt64LE(24)).toBe(thisBoot);
+  });
 
-    // A TAT far beyond the clock, as a clock that restarted at boot leaves
-    // it. The TAT is the first word of the state, after the 32-byte header.
+  it('keeps a TAT ahead of the clock within one boot', () => {
+    // A TAT far ahead is not mistaken for an earlier boot's: a rate and
+    // burst lowered while requests were queued leave one there, and the
+    // bucket must keep rejecting until the clock catches up.
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'ahead.bucket');
+    const bucket = tokenBucket('ahead', 1, 2, path);
+    expect(bucket.tryAcquire()).toBe(true);
+    const fd = openSync(path, 'r+');
     const tat = Buffer.alloc(8);
     tat.writeBigUInt64LE(1n << 62n);
-    const fd = openSync(path, 'r+');
     writeSync(fd, tat, 0, 8, 32);
     closeSync(fd);
 
-    expect(bucket.tryAcquire()).toBe(true);
-    expect(bucket.tryAcquire()).toBe(true);
     expect(bucket.tryAcquire()).toBe(false);
-    expect(bucket.stats()).toMatchObject({ granted: 4, rejected: 2 });
+    expect(tokenBucket('ahead-reopened', 1, 2, path).tryAcquire()).toBe(false);
   });
 
   it('rejects a file of the earlier layout', () => {
