@@ -98,10 +98,10 @@ class TokenBucket {
 
   // Returns the clock of this process's buckets, chosen on the first call:
   // the TSC on x86-64 CPUs that report an invariant TSC (CPUID leaf
-  // 0x80000007, EDX bit 8), else CLOCK_MONOTONIC, and CLOCK_MONOTONIC also where Linux uses another
-  // clock source than the TSC. The first call measures
-  // the TSC's rate against CLOCK_MONOTONIC and busy-waits for 2 ms to do so.
-  // Creating the process's first bucket makes that call.
+  // 0x80000007, EDX bit 8) where Linux also uses the TSC as its clock
+  // source, else CLOCK_MONOTONIC. The first call measures the TSC's rate
+  // against CLOCK_MONOTONIC and busy-waits for 2 ms to do so. Creating the
+  // process's first bucket makes that call.
   static const TickClock& ProcessClock();
   // Returns the current time in ticks of ProcessClock().
   static uint64_t NowTicks();
