@@ -80,8 +80,12 @@ void CompletionQueue::Drain() {
     }
     if (ready_.empty()) return;
     if (!SettleBatch()) {
+      // The environment refuses N-API calls, so it is shutting down and no
+      // later wake-up could settle anything either: jobs that arrived
+      // meanwhile are dropped now (their secrets wiped), not left behind.
       std::lock_guard<std::mutex> lock(mutex_);
       draining_ = false;
+      pending_.clear();
       return;
     }
   }

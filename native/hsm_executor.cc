@@ -53,9 +53,11 @@ constexpr size_t kTakeAtOnce = 64;
 // microseconds, a few HSM operations' worth. A thread hands its results back
 // once they are as many as the jobs it still has to run: the JavaScript
 // thread then has that long to send more work before the HSM runs dry. It
-// also hands them back at kPostAtMost results, which bounds the delay a
-// result can see, and when it runs out of work.
+// also hands them back at kPostAtMost results, when the oldest has waited
+// kHoldAtMost (a slow HSM call, as on a network HSM, must not hold the
+// results before it), and when it runs out of work.
 constexpr size_t kPostAtMost = 128;
+constexpr std::chrono::microseconds kHoldAtMost{1000};
 
 using Core = HsmExecutor::Core;
 
@@ -388,13 +390,17 @@ void WorkerLoop(std::shared_ptr<Core> core) {
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   std::vector<std::unique_ptr<Job>> batch;
   std::vector<std::unique_ptr<Job>> done;
+  // When the oldest result in `done` was finished.
+  std::chrono::steady_clock::time_point held_since;
 
   while (true) {
     {
       // Results still held are handed back before the thread waits for
-      // work, or when they are due (see ShouldPost).
+      // work, or when they are due (see ShouldPost). A thread with
+      // unposted results does not poll: it posts them at once if the queue
+      // is empty.
       if (!done.empty() && ShouldPost(*core, done.size(), 0)) PostCompleted(&done);
-      WaitBriefly(*core);
+      if (done.empty()) WaitBriefly(*core);
       std::unique_lock<std::mutex> lock(core->mutex);
       if (core->queue.empty() && !done.empty()) {
         lock.unlock();
@@ -412,9 +418,13 @@ void WorkerLoop(std::shared_ptr<Core> core) {
     }
 
     auto started = std::chrono::steady_clock::now();
+    auto job_started = started;
     for (size_t index = 0; index < batch.size(); ++index) {
       std::unique_ptr<Job>& job = batch[index];
       RunJob(*core, *job, &session);
+      auto job_finished = std::chrono::steady_clock::now();
+      bool slow_call = job_finished - job_started >= kHoldAtMost;
+      job_started = job_finished;
       bool two_halves = job->kind == JobKind::kReEncrypt ||
                         job->kind == JobKind::kReplicateKey;
       bool forward = two_halves && !job->failure && job->first_half_done &&
@@ -424,8 +434,12 @@ void WorkerLoop(std::shared_ptr<Core> core) {
         continue;
       }
       RecordOutcome(*core, *job);
+      if (done.empty()) held_since = job_finished;
       done.push_back(std::move(job));
-      if (ShouldPost(*core, done.size(), batch.size() - index - 1)) PostCompleted(&done);
+      bool held_long = job_finished - held_since >= kHoldAtMost;
+      if (slow_call || held_long || ShouldPost(*core, done.size(), batch.size() - index - 1)) {
+        PostCompleted(&done);
+      }
     }
     batch.clear();
     auto elapsed = std::chrono::steady_clock::now() - started;
