@@ -7,7 +7,8 @@
 // - token-bucket: the cost and accuracy of the cluster rate limiter;
 // - memory: RSS and heap of the facade over a long run;
 // - processes (--processes N): N serving processes against N C loops.
-// Results go to bench/results/<timestamp>.json and BENCHMARKS.md.
+// Results go to bench/results/<timestamp>.json, and a full run also rewrites
+// BENCHMARKS.md.
 // The library is imported from dist/, the tsc output that the package ships,
 // which the npm script compiles first. Sources run through tsx pay for its
 // transform on every call: it names each closure with Object.defineProperty.
@@ -56,9 +57,9 @@ function errorText(error: unknown): string {
 
 /**
  * V8 enlarges its young generation in steps under a sustained allocation
- * rate, and RSS follows. These flags fix it at the largest size V8 grew it
- * to in default runs on the development machine (both give a heap total of
- * 42.7 MiB), so that a second memory run shows the engine's own growth.
+ * rate, and RSS follows. These flags fix each semi-space at 16 MiB, the
+ * largest size V8 grew it to in default runs of this benchmark, so that a
+ * second memory run shows the engine's own growth.
  */
 const FIXED_YOUNG_GENERATION_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 

@@ -129,7 +129,7 @@ export function memoryTable(memory: MemoryResults): Table {
   const flags = memory.v8Flags ?? [];
   const flagNote =
     flags.length === 0
-      ? 'Heap total includes V8\'s young generation, which V8 enlarges in steps under a sustained allocation rate (to a heap total of 42.7 MiB in runs on the development machine). RSS follows those steps, so compare heap used, the RSS of the later readings, and the run with the young generation fixed.'
+      ? 'Heap total includes V8\'s young generation, which V8 enlarges in steps under a sustained allocation rate. RSS follows those steps, so compare heap used, the RSS of the later readings, and the run with the young generation fixed.'
       : `V8 runs with ${flags.join(' ')}: its young generation has its final size from the start, so its enlargement does not show, and what RSS gains is the engine's own.`;
   return {
     title: flags.length === 0 ? 'Memory of the Kms facade (one HSM)' : 'Memory of the Kms facade (one HSM), young generation fixed',

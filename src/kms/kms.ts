@@ -145,7 +145,7 @@ export class Kms {
       if (request === null || request === undefined) kind = String(request);
       else if (Array.isArray(request)) kind = 'an array';
       throw new ValidationException(
-        `The request must be an object of the operation's members, such as { KeyId, Plaintext } for Encrypt, but it is ${kind}. Pass an object.`,
+        `The request must be an object of the operation's members, but it is ${kind}. Pass an object, such as {} for an operation whose members are all optional.`,
       );
     }
     return engine;

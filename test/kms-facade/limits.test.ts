@@ -48,7 +48,7 @@ describe('request object', () => {
     const encrypt = kms.encrypt as (request: unknown) => Promise<unknown>;
     await expect(encrypt.call(kms, request)).rejects.toMatchObject({
       name: 'ValidationException',
-      message: expect.stringContaining(`must be an object of the operation's members, such as { KeyId, Plaintext } for Encrypt, but ${problem}`),
+      message: expect.stringContaining(`must be an object of the operation's members, but ${problem}. Pass an object`),
     });
   });
 
