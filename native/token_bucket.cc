@@ -325,10 +325,13 @@ void* OpenBucketFile(const std::string& path, size_t size, uint64_t* ticks_per_s
                         : MAP_FAILED;
   if (mapping == MAP_FAILED) {
     *error = "cannot map " + path + ": " + std::strerror(errno);
-    close(fd);  // also releases the lock
+    close(fd);  // with no mapping, closing releases the lock
     return nullptr;
   }
   *ticks_per_second = CheckHeader(static_cast<SharedBucketFile*>(mapping), path, error);
+  // The mapping keeps the open file alive after close(), and with it the
+  // lock, so the lock is released explicitly.
+  flock(fd, LOCK_UN);
   close(fd);
   if (*ticks_per_second == 0) {
     munmap(mapping, size);

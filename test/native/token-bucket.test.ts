@@ -143,6 +143,30 @@ describe('TokenBucket shared between processes', () => {
     expect(tokenBucket('shared-view', 1, 100, path).stats().granted).toBe(first + second);
   });
 
+  it('opens a file that another process has mapped', async () => {
+    // The header is checked under an flock. This process keeps the file
+    // mapped, so a lock it did not release would make the child wait until
+    // this process exits.
+    const { execFile } = await import('node:child_process');
+    const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'mapped.bucket');
+    const held = tokenBucket('mapped', 1, 5, path);
+    expect(held.tryAcquire()).toBe(true);
+    const script = `
+      const addon = require(${JSON.stringify(addonPath)});
+      addon.setErrorClasses(class extends Error {}, class extends Error {});
+      const bucket = new addon.TokenBucket('mapped', 1, 5, ${JSON.stringify(path)});
+      process.stdout.write(String(bucket.tryAcquire()));
+    `;
+
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-e', script], { timeout: 5_000 }, (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      ),
+    );
+    expect(output).toBe('true');
+    expect(held.stats().granted).toBe(2);
+  });
+
   it('counts every attempt of two concurrent processes', async () => {
     const { execFile } = await import('node:child_process');
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'contended.bucket');
