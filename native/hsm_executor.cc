@@ -442,7 +442,8 @@ void WorkerLoop(std::shared_ptr<Core> core) {
       }
     }
     batch.clear();
-    auto elapsed = std::chrono::steady_clock::now() - started;
+    // job_started is the time the batch's last job finished.
+    auto elapsed = job_started - started;
     core->busy_nanoseconds.fetch_add(
         static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed)

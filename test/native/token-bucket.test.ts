@@ -1,4 +1,5 @@
 // The per-cluster rate limiter: rate, burst and exact counting.
+import { execFile } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -6,6 +7,25 @@ import { describe, expect, it } from 'vitest';
 import { tokenBucket } from '../../src/native.js';
 
 const addonPath = process.env.HSM_KMS_ADDON ?? join(import.meta.dirname, '../../build/Release/hsm_kms.node');
+
+/**
+ * Runs `body` in a new Node.js process in which `bucket` is the shared
+ * bucket of `path`, and resolves to what it writes to stdout. A child that
+ * runs longer than 20 s is killed, so a hang fails the test.
+ */
+function runBucketChild(path: string, rate: number, burst: number, body: string): Promise<string> {
+  const script = `
+    const addon = require(${JSON.stringify(addonPath)});
+    addon.setErrorClasses(class extends Error {}, class extends Error {});
+    const bucket = new addon.TokenBucket('child', ${rate}, ${burst}, ${JSON.stringify(path)});
+    ${body}
+  `;
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', script], { timeout: 20_000 }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    ),
+  );
+}
 
 describe('TokenBucket', () => {
   it('lets a full burst through at once, then nothing', () => {
@@ -119,20 +139,13 @@ describe('TokenBucket edge cases', () => {
 
 describe('TokenBucket shared between processes', () => {
   it('counts two processes against one rate', async () => {
-    const { execFile } = await import('node:child_process');
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'shared.bucket');
-    const script = `
-      const addon = require(${JSON.stringify(addonPath)});
-      addon.setErrorClasses(class extends Error {}, class extends Error {});
-      const bucket = new addon.TokenBucket('shared', 1, 100, ${JSON.stringify(path)});
+    const body = `
       let granted = 0;
       for (let i = 0; i < 1000; i++) if (bucket.tryAcquire()) granted++;
       process.stdout.write(String(granted));
     `;
-    const run = () =>
-      new Promise<number>((resolve, reject) =>
-        execFile(process.execPath, ['-e', script], (error, stdout) => (error ? reject(error) : resolve(Number(stdout)))),
-      );
+    const run = async () => Number(await runBucketChild(path, 1, 100, body));
 
     const first = await run();
     const second = await run();
@@ -147,44 +160,26 @@ describe('TokenBucket shared between processes', () => {
     // The header is checked under an flock. This process keeps the file
     // mapped, so a lock it did not release would make the child wait until
     // this process exits.
-    const { execFile } = await import('node:child_process');
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'mapped.bucket');
-    const held = tokenBucket('mapped', 1, 5, path);
-    expect(held.tryAcquire()).toBe(true);
-    const script = `
-      const addon = require(${JSON.stringify(addonPath)});
-      addon.setErrorClasses(class extends Error {}, class extends Error {});
-      const bucket = new addon.TokenBucket('mapped', 1, 5, ${JSON.stringify(path)});
-      process.stdout.write(String(bucket.tryAcquire()));
-    `;
+    const parentBucket = tokenBucket('mapped', 1, 5, path);
+    expect(parentBucket.tryAcquire()).toBe(true);
 
-    const output = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['-e', script], { timeout: 5_000 }, (error, stdout) =>
-        error ? reject(error) : resolve(stdout),
-      ),
-    );
+    const output = await runBucketChild(path, 1, 5, 'process.stdout.write(String(bucket.tryAcquire()));');
     expect(output).toBe('true');
-    expect(held.stats().granted).toBe(2);
+    expect(parentBucket.stats().granted).toBe(2);
   });
 
   it('counts every attempt of two concurrent processes', async () => {
-    const { execFile } = await import('node:child_process');
     const path = join(mkdtempSync(join(process.env.HSM_KMS_TEST_ROOT!, 'bucket-')), 'contended.bucket');
     // At 5e6 requests/s both processes are granted often, so grants race
     // each other and a lost update of the granted count would show.
     const attempts = 500_000;
-    const script = `
-      const addon = require(${JSON.stringify(addonPath)});
-      addon.setErrorClasses(class extends Error {}, class extends Error {});
-      const bucket = new addon.TokenBucket('contended', 5000000, 100, ${JSON.stringify(path)});
+    const body = `
       let granted = 0;
       for (let i = 0; i < ${attempts}; i++) if (bucket.tryAcquire()) granted++;
       process.stdout.write(String(granted));
     `;
-    const run = () =>
-      new Promise<number>((resolve, reject) =>
-        execFile(process.execPath, ['-e', script], (error, stdout) => (error ? reject(error) : resolve(Number(stdout)))),
-      );
+    const run = async () => Number(await runBucketChild(path, 5_000_000, 100, body));
 
     const [first, second] = await Promise.all([run(), run()]);
 
