@@ -380,9 +380,9 @@ void TokenBucket::Configure(double requests_per_second, double burst) {
       std::llround(ticks_per_second / requests_per_second));
   if (interval == 0) interval = 1;
   state_->interval.store(interval, std::memory_order_relaxed);
-  // A burst of many hours at a low rate would not fit in 64 bits of ticks;
-  // 2^62 ticks (more than two years of a 4 GHz TSC) is as good as unlimited,
-  // and leaves room to add it to the time without overflow.
+  // A burst of many hours at a low rate would not fit in 64 bits of ticks.
+  // So the tolerance is capped at 2^62 ticks, more than two years of a
+  // 4 GHz TSC, which leaves room to add it to the time without overflow.
   const double tolerance = burst * static_cast<double>(interval);
   constexpr double kMaxTolerance = 4611686018427387904.0;  // 2^62
   state_->tolerance.store(

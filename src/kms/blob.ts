@@ -106,10 +106,11 @@ function invalidCiphertext(problem: string): InvalidCiphertextException {
  * 1 to 4096 bytes) raises InvalidCiphertextException. Messages describe the
  * problem but never contain blob bytes.
  */
-// Key IDs by their 16 bytes (as a latin1 string), because formatting the
-// UUID took about half of parseCiphertextBlob's time (0.68 us per call
-// without this cache, 0.35 us with it, on the development machine), and
-// services decrypt under a few keys. The map is emptied when it reaches MAX_CACHED_KEY_IDS.
+// Key IDs by their 16 bytes, read as a latin1 string. Formatting the UUID
+// took about half of parseCiphertextBlob's time on the development machine
+// (0.68 us per call without this cache, 0.35 us with it). Services decrypt
+// under a few keys, and the map is emptied when it reaches
+// MAX_CACHED_KEY_IDS.
 const MAX_CACHED_KEY_IDS = 10_000;
 const keyIdsByBytes = new Map<string, string>();
 
