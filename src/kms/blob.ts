@@ -107,10 +107,9 @@ function invalidCiphertext(problem: string): InvalidCiphertextException {
  * problem but never contain blob bytes.
  */
 // Key IDs by their 16 bytes, read as a latin1 string. Formatting the UUID
-// took about half of parseCiphertextBlob's time on the development machine
-// (0.68 us per call without this cache, 0.35 us with it). Services decrypt
-// under a few keys, and the map is emptied when it reaches
-// MAX_CACHED_KEY_IDS.
+// was about half the work of parseCiphertextBlob in a micro-benchmark on the
+// development machine (an estimate, not from bench/). Services decrypt under
+// a few keys, and the map is emptied when it reaches MAX_CACHED_KEY_IDS.
 const MAX_CACHED_KEY_IDS = 10_000;
 const keyIdsByBytes = new Map<string, string>();
 
