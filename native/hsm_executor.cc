@@ -53,9 +53,10 @@ constexpr size_t kTakeAtOnce = 64;
 // executor thread per wake-up (an estimate), a few HSM operations' worth.
 // A thread hands its results back once they are as many as the jobs it
 // still has to run: the JavaScript thread then has that long to send more
-// work before the HSM runs dry. It also hands them back at kPostAtMost results, when the oldest has waited
-// kHoldAtMost (a slow HSM call, as on a network HSM, must not hold the
-// results before it), and when it runs out of work.
+// work before the HSM runs dry. It also hands them back at kPostAtMost
+// results, when the oldest has waited kHoldAtMost (a slow HSM call, as on a
+// network HSM, must not hold the results before it), and when it runs out
+// of work.
 constexpr size_t kPostAtMost = 128;
 constexpr std::chrono::microseconds kHoldAtMost{1000};
 
